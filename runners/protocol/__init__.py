@@ -1,0 +1,25 @@
+"""The run-directory protocol: the one definition of every file Pitwall and its runners share.
+
+Stdlib only (torch is imported lazily, by the checkpoint save/load functions alone), Python 3.8
+syntax, so any runner environment can import it. See ``docs/protocol.md``.
+"""
+from .atomic import append_line, atomic_write_bytes, atomic_write_json, atomic_write_with, \
+    read_json_object
+from .checkpoints import (CKPT_FORMAT, CheckpointInfo, CheckpointLoadError, FileSignature,
+                          IndexEntry, checkpoint_file_name, file_signature, list_checkpoints,
+                          load_torch_checkpoint, natural_key, read_index, save_checkpoint,
+                          save_torch_checkpoint, step_from_name)
+from .errors import ProtocolError
+from .metrics import MetricRecord, MetricWriter, parse_metric_line
+from .procs import (ProcRecord, StopRequest, clear_stop_request, list_proc_roles, now_iso,
+                    read_proc_record, read_stop_request, write_proc_record, write_stop_request)
+from .run_record import (ProcessSpec, RunRecord, StopPolicy, read_params, read_run_record,
+                         write_run_record)
+from .rundir import (RunName, RunPaths, check_experiment_name, check_role_name, create_run_dir,
+                     parse_run_dir_name, run_dir_name)
+from .state import (CheckpointState, read_state, resolve_checkpoint_path, state_lock,
+                    write_state)
+from .viewer import (VIEWER_STATES, ViewerStatus, list_viewer_statuses, read_viewer_status,
+                     write_viewer_status)
+
+__all__ = [n for n in dir() if not n.startswith("_")]

@@ -1,0 +1,307 @@
+"""Checkpoints: ``nn/<stem>_<step>.pth`` history, ``nn/latest.pth``, ``nn/index.jsonl``.
+
+Saving (native runners): the file is written to a temp name and renamed into its numbered place,
+then ``latest.pth`` is replaced atomically by a hard link to it (a copy where links are not
+possible), then one line is appended to ``index.jsonl``. A reader never sees half a checkpoint.
+
+Loading: native files are plain dicts of tensors and numbers and load with
+``torch.load(weights_only=True)``. Foreign files that need a few extra types (rl_games stores a
+numpy scalar) pass an explicit allow-list; nothing is ever unpickled blindly.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, \
+    Tuple, Union
+
+from .atomic import append_line, atomic_write_with
+from .rundir import CKPT_INDEX, LATEST_NAME, NN_DIR, RunPaths
+
+CKPT_FORMAT = "pitwall.ckpt/1"
+DEFAULT_STEM = "ckpt"
+STEP_DIGITS = 9
+
+_INT_RE = re.compile(r"\d+")
+_EP_RE = re.compile(r"(?:^|_)(?:ep|epoch|it|iter|step)_?(\d+)", re.IGNORECASE)
+
+
+def checkpoint_file_name(step: int, stem: str = DEFAULT_STEM) -> str:
+    return "%s_%0*d.pth" % (stem, STEP_DIGITS, int(step))
+
+
+def natural_key(name: str) -> Tuple[Any, ...]:
+    """Sort key that orders ``ep_100`` after ``ep_99``."""
+    parts = re.split(r"(\d+)", name)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
+
+
+def step_from_name(name: str) -> Optional[int]:
+    """The step/epoch a checkpoint file name carries, if any (``ckpt_000100.pth`` → 100,
+    rl_games ``last_Ant_ep_250_rew_12.5.pth`` → 250)."""
+    m = _EP_RE.search(name)
+    if m:
+        return int(m.group(1))
+    ints = _INT_RE.findall(Path(name).stem)
+    return int(ints[-1]) if ints else None
+
+
+class FileSignature(NamedTuple):
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+def file_signature(path: Union[str, Path]) -> Optional[FileSignature]:
+    try:
+        st = os.stat(str(path))
+    except OSError:
+        return None
+    return FileSignature(st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass
+class IndexEntry:
+    """One line of ``nn/index.jsonl``."""
+    file: str
+    step: int
+    time: float
+    epoch: Optional[int] = None
+    size: Optional[int] = None
+    metrics: Dict[str, float] = field(default_factory=dict)
+
+    def to_line(self) -> str:
+        d = asdict(self)
+        return json.dumps({k: v for k, v in d.items() if v is not None}, allow_nan=False,
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_line(cls, line: str) -> "IndexEntry":
+        d = json.loads(line)
+        if not isinstance(d, dict):
+            raise ValueError("not an object")
+        f, step, t = d.get("file"), d.get("step"), d.get("time")
+        if not isinstance(f, str) or not f or "/" in f:
+            raise ValueError("bad 'file'")
+        if not isinstance(step, int) or isinstance(step, bool):
+            raise ValueError("bad 'step'")
+        if not isinstance(t, (int, float)) or isinstance(t, bool):
+            raise ValueError("bad 'time'")
+        metrics = d.get("metrics") or {}
+        if not isinstance(metrics, dict):
+            raise ValueError("bad 'metrics'")
+        epoch = d.get("epoch")
+        size = d.get("size")
+        return cls(file=f, step=step, time=float(t),
+                   epoch=epoch if isinstance(epoch, int) else None,
+                   size=size if isinstance(size, int) else None,
+                   metrics={str(k): float(v) for k, v in metrics.items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)})
+
+
+def read_index(nn_dir: Union[str, Path]) -> Tuple[Dict[str, IndexEntry], int]:
+    """Entries of ``index.jsonl`` by file name, and the number of bad lines skipped."""
+    path = Path(nn_dir) / CKPT_INDEX
+    entries: Dict[str, IndexEntry] = {}
+    bad = 0
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return entries, 0
+    lines = data.split(b"\n")
+    if lines and lines[-1] != b"":
+        lines = lines[:-1]  # a partial last line is still being written
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            e = IndexEntry.from_line(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            bad += 1
+            continue
+        entries[e.file] = e
+    return entries, bad
+
+
+@dataclass
+class CheckpointInfo:
+    """A checkpoint file as listed for the user."""
+    name: str
+    path: Path
+    size: int
+    mtime: float
+    step: Optional[int]
+    epoch: Optional[int] = None
+    metrics: Dict[str, float] = field(default_factory=dict)
+    is_latest: bool = False        # this is ``latest.pth`` itself
+    same_as_latest: bool = False   # this history file is what ``latest.pth`` holds now
+
+
+def list_checkpoints(nn_dir: Union[str, Path], pattern: str = "*.pth",
+                     latest_name: str = LATEST_NAME) -> List[CheckpointInfo]:
+    """Every checkpoint in ``nn_dir`` sorted by step (numerically), ``latest.pth`` last."""
+    nn_dir = Path(nn_dir)
+    try:
+        names = os.listdir(str(nn_dir))
+    except OSError:
+        return []
+    index, _ = read_index(nn_dir)
+    latest_sig = file_signature(nn_dir / latest_name)
+    out: List[CheckpointInfo] = []
+    for name in names:
+        if name.startswith(".") or not fnmatch.fnmatch(name, pattern):
+            continue
+        p = nn_dir / name
+        try:
+            st = os.stat(str(p))
+        except OSError:
+            continue
+        e = index.get(name)
+        info = CheckpointInfo(
+            name=name, path=p, size=st.st_size, mtime=st.st_mtime,
+            step=e.step if e else (None if name == latest_name else step_from_name(name)),
+            epoch=e.epoch if e else None, metrics=dict(e.metrics) if e else {},
+            is_latest=(name == latest_name),
+        )
+        if latest_sig is not None and name != latest_name and st.st_ino == latest_sig.inode \
+                and st.st_size == latest_sig.size:
+            info.same_as_latest = True
+        out.append(info)
+    latest = [c for c in out if c.is_latest]
+    for c in latest:
+        twin = [o for o in out if o.same_as_latest]
+        if twin:
+            c.step, c.epoch, c.metrics = twin[0].step, twin[0].epoch, dict(twin[0].metrics)
+    history = sorted((c for c in out if not c.is_latest),
+                     key=lambda c: (c.step if c.step is not None else -1, natural_key(c.name)))
+    return history + latest
+
+
+def save_checkpoint(run_dir: Union[str, Path], write: Callable[[IO[bytes]], None], step: int,
+                    epoch: Optional[int] = None, metrics: Optional[Dict[str, float]] = None,
+                    stem: str = DEFAULT_STEM, update_latest: bool = True,
+                    keep_last: int = 0) -> Path:
+    """Save one checkpoint the protocol way; returns the history file's path.
+
+    ``write`` receives a binary file object (e.g. ``lambda f: torch.save(obj, f)``).
+    ``keep_last`` > 0 deletes the oldest history files beyond that many (never ``latest``).
+    """
+    paths = RunPaths(run_dir)
+    nn_dir = paths.nn_dir
+    nn_dir.mkdir(parents=True, exist_ok=True)
+    name = checkpoint_file_name(step, stem)
+    target = nn_dir / name
+    atomic_write_with(target, write)
+    if update_latest:
+        _replace_latest(target, paths.latest)
+    size = os.path.getsize(str(target))
+    clean = {k: float(v) for k, v in (metrics or {}).items()
+             if isinstance(v, (int, float)) and v == v and abs(v) != float("inf")}
+    entry = IndexEntry(file=name, step=int(step), time=time.time(), epoch=epoch, size=size,
+                       metrics=clean)
+    append_line(paths.ckpt_index, entry.to_line(), durable=True)
+    if keep_last > 0:
+        _prune(nn_dir, stem, keep_last)
+    return target
+
+
+def _replace_latest(target: Path, latest: Path) -> None:
+    tmp = latest.parent / (".%s.%d.link" % (latest.name, os.getpid()))
+    try:
+        if tmp.exists():
+            tmp.unlink()
+        os.link(str(target), str(tmp))
+        os.replace(str(tmp), str(latest))
+    except OSError:
+        # no hard links here (some network filesystems): copy atomically instead
+        with open(str(target), "rb") as src:
+            atomic_write_with(latest, lambda f: shutil.copyfileobj(src, f))
+
+
+def _prune(nn_dir: Path, stem: str, keep_last: int) -> None:
+    mine = sorted((n for n in os.listdir(str(nn_dir))
+                   if n.startswith(stem + "_") and n.endswith(".pth")), key=natural_key)
+    for old in mine[:-keep_last]:
+        try:
+            os.unlink(str(nn_dir / old))
+        except OSError:
+            pass
+
+
+def save_torch_checkpoint(run_dir: Union[str, Path], payload: Dict[str, Any], step: int,
+                          **kwargs: Any) -> Path:
+    """``save_checkpoint`` for a dict saved with ``torch.save``; adds the format marker."""
+    import torch  # runners only; the control center never saves checkpoints
+
+    data = dict(payload)
+    data.setdefault("format", CKPT_FORMAT)
+    data.setdefault("step", int(step))
+    return save_checkpoint(run_dir, lambda f: torch.save(data, f), step, **kwargs)
+
+
+class CheckpointLoadError(Exception):
+    def __init__(self, path: Union[str, Path], message: str):
+        self.path = str(path)
+        self.message = message
+        super().__init__("%s: %s" % (self.path, message))
+
+
+def load_torch_checkpoint(path: Union[str, Path], map_location: Any = "cpu",
+                          allow: Sequence[Any] = ()) -> Dict[str, Any]:
+    """Load with ``weights_only=True``; ``allow`` is the explicit allow-list of extra globals."""
+    import torch
+
+    path = Path(path)
+    try:
+        if allow:
+            with torch.serialization.safe_globals(list(allow)):
+                obj = torch.load(str(path), map_location=map_location, weights_only=True)
+        else:
+            obj = torch.load(str(path), map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointLoadError(path, "file does not exist")
+    except Exception as e:  # torch raises many kinds for truncated / foreign files
+        raise CheckpointLoadError(path, _explain_load_error(path, e))
+    if not isinstance(obj, dict):
+        raise CheckpointLoadError(path, "expected a dict checkpoint, found %s" % type(obj).__name__)
+    return obj
+
+
+def _explain_load_error(path: Path, e: Exception) -> str:
+    import zipfile
+
+    text = str(e)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = -1
+    if size == 0:
+        return "empty file (still being written, or the save was interrupted)"
+    if not zipfile.is_zipfile(str(path)):
+        return ("not a complete torch checkpoint (%d bytes; truncated or corrupted: no zip "
+                "archive directory)" % size)
+    m = re.search(r"Unsupported global: ([^\n]+?)(?: was not an allowed global|\n|$)", text)
+    if m:
+        return ("holds a type outside the allow-list (%s); refused rather than unpickled"
+                % m.group(1).strip())
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return "cannot load checkpoint (%s: %s)" % (type(e).__name__, first[:200])
+
+
+def history_names(names: Iterable[str], stem: str = DEFAULT_STEM) -> List[str]:
+    return sorted((n for n in names if n.startswith(stem + "_") and n.endswith(".pth")),
+                  key=natural_key)
+
+
+__all__ = [
+    "CKPT_FORMAT", "NN_DIR", "CheckpointInfo", "CheckpointLoadError", "FileSignature",
+    "IndexEntry", "checkpoint_file_name", "file_signature", "history_names", "list_checkpoints",
+    "load_torch_checkpoint", "natural_key", "read_index", "save_checkpoint",
+    "save_torch_checkpoint", "step_from_name",
+]

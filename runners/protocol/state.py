@@ -1,0 +1,145 @@
+"""``.checkpoint_state.json``: which checkpoint the viewers of a run should show.
+
+Compatible with the seed system (IsaacGymEnvs ``train_play.py`` and its Tk panel)::
+
+    {"mode": "auto" | "manual", "checkpoint_path": "<absolute path>",
+     "last_update": "<isoformat>", "experiment_dir": "<absolute run dir>",
+     "seq": <int, +1 on every write>, "written_by": {"host": .., "pid": .., "tool": "pitwall"}}
+
+The seed's play loop reads only ``checkpoint_path`` and ``last_update`` and resolves a relative
+path against its own working directory, so Pitwall always writes absolute paths. Reading accepts
+absolute paths, run-relative paths, and paths relative to the directory that holds ``runs/``
+(``runs/<run>/nn/latest.pth``, as the seed's panel writes them). Whatever the form, the path must
+lie inside the run directory; anything else is refused.
+
+Writers take ``.checkpoint_state.lock`` (``flock``) around read-seq / write so two control
+centers on the same run (two SSH sessions) never lose a ``seq``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Union
+
+from .atomic import atomic_write_json, read_json_object
+from .errors import ProtocolError
+from .fields import field as get
+from .rundir import LATEST_NAME, NN_DIR, RunPaths
+
+MODES = ("auto", "manual")
+DEFAULT_LATEST = NN_DIR + "/" + LATEST_NAME
+
+
+@dataclass
+class CheckpointState:
+    mode: str
+    checkpoint_path: str
+    last_update: str
+    experiment_dir: str = ""
+    seq: int = 0
+    written_by: Dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any], path: Union[str, Path]) -> "CheckpointState":
+        return cls(
+            mode=get(d, "mode", str, path, choices=MODES),
+            checkpoint_path=get(d, "checkpoint_path", str, path),
+            last_update=get(d, "last_update", str, path),
+            experiment_dir=get(d, "experiment_dir", str, path, default=""),
+            seq=get(d, "seq", int, path, default=0),
+            written_by=get(d, "written_by", dict, path, default={}),
+        )
+
+
+def read_state(run_dir: Union[str, Path]) -> Optional[CheckpointState]:
+    """The state file, or None when there is none. Garbage raises :class:`ProtocolError`."""
+    path = RunPaths(run_dir).state_file
+    obj = read_json_object(path, missing_ok=True)
+    return None if obj is None else CheckpointState.from_dict(obj, path)
+
+
+def resolve_checkpoint_path(run_dir: Union[str, Path], raw: str,
+                            source: Union[str, Path, None] = None) -> Path:
+    """Turn a ``checkpoint_path`` into an absolute path confined to the run directory."""
+    root = Path(os.path.realpath(str(run_dir)))
+    src = source if source is not None else RunPaths(run_dir).state_file
+    if not raw:
+        raise ProtocolError(src, "checkpoint_path", "is empty")
+    p = Path(raw)
+    candidates = []
+    if p.is_absolute():
+        candidates.append(p)
+    else:
+        candidates.append(root / p)
+        parts = p.parts
+        if root.name in parts:  # "runs/<run>/nn/x.pth", relative to the seed's working dir
+            i = len(parts) - 1 - list(reversed(parts)).index(root.name)
+            candidates.append(root.joinpath(*parts[i + 1:]) if i + 1 < len(parts) else root)
+    for c in candidates:
+        real = Path(os.path.realpath(str(c)))
+        if real != root and str(real).startswith(str(root) + os.sep):
+            if c is candidates[0] or real.exists():
+                return Path(os.path.abspath(str(c)))
+    raise ProtocolError(src, "checkpoint_path",
+                        "%r is outside the run directory %s; refused" % (raw, root))
+
+
+@contextmanager
+def state_lock(run_dir: Union[str, Path]) -> Iterator[None]:
+    import fcntl
+
+    lock_path = RunPaths(run_dir).state_lock
+    fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def write_state(run_dir: Union[str, Path], mode: str, checkpoint: Union[str, Path, None] = None,
+                latest_relpath: str = DEFAULT_LATEST, tool: str = "pitwall",
+                require_exists: bool = True) -> CheckpointState:
+    """Write a new state (``seq`` + 1) atomically under the run's lock.
+
+    ``auto``: ``checkpoint_path`` is the run's latest file (``nn/latest.pth``).
+    ``manual``: ``checkpoint`` is required, confined to the run dir, and must exist.
+    """
+    paths = RunPaths(run_dir)
+    if mode not in MODES:
+        raise ProtocolError(paths.state_file, "mode",
+                            "must be one of 'auto', 'manual', found %r" % (mode,))
+    if mode == "auto":
+        target = resolve_checkpoint_path(run_dir, str(checkpoint or latest_relpath))
+    else:
+        if checkpoint is None:
+            raise ProtocolError(paths.state_file, "checkpoint_path",
+                                "manual mode needs a checkpoint file")
+        target = resolve_checkpoint_path(run_dir, str(checkpoint))
+        if require_exists and not target.is_file():
+            raise ProtocolError(paths.state_file, "checkpoint_path",
+                                "%s does not exist" % target)
+    with state_lock(run_dir):
+        try:
+            prev = read_state(run_dir)
+            seq = prev.seq if prev else 0
+        except ProtocolError:
+            seq = 0  # a garbage file is replaced by a valid one; the next seq restarts
+        state = CheckpointState(
+            mode=mode, checkpoint_path=str(target),
+            last_update=_dt.datetime.now().isoformat(),
+            experiment_dir=str(paths.root), seq=seq + 1,
+            written_by={"host": socket.gethostname(), "pid": os.getpid(), "tool": tool},
+        )
+        atomic_write_json(paths.state_file, state.to_dict())
+    return state
