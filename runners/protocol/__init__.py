@@ -11,8 +11,10 @@ from .checkpoints import (CKPT_FORMAT, CheckpointInfo, CheckpointLoadError, File
                           save_torch_checkpoint, step_from_name)
 from .errors import ProtocolError
 from .metrics import MetricRecord, MetricWriter, parse_metric_line
-from .procs import (ProcRecord, StopRequest, clear_stop_request, list_proc_roles, now_iso,
-                    read_proc_record, read_stop_request, write_proc_record, write_stop_request)
+from .procs import (ProcRecord, StarterRecord, StopRequest, append_history, clear_stop_request,
+                    list_proc_roles, now_iso, read_history, read_proc_record,
+                    read_starter_record, read_stop_request, write_proc_record,
+                    write_starter_record, write_stop_request)
 from .run_record import (ProcessSpec, RunRecord, StopPolicy, read_params, read_run_record,
                          write_run_record)
 from .rundir import (RunName, RunPaths, check_experiment_name, check_role_name, create_run_dir,

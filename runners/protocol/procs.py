@@ -14,11 +14,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from .atomic import atomic_write_json, read_json_object
+from .atomic import append_line, atomic_write_json, read_json_object
 from .fields import field as get
-from .rundir import RunPaths
+from .rundir import RunPaths, check_role_name
 
 PROC_FORMAT = "pitwall.proc/1"
+HISTORY_FILE = "history.jsonl"      # procs/history.jsonl: every ended process, one line each
+STARTER_FILE = ".starter.json"      # procs/.starter.json: the detached process that starts roles
 
 
 def now_iso() -> str:
@@ -139,3 +141,72 @@ def clear_stop_request(run_dir: Union[str, Path], role: str) -> None:
         os.unlink(str(RunPaths(run_dir).stop_file(role)))
     except FileNotFoundError:
         pass
+
+
+def append_history(run_dir: Union[str, Path], rec: ProcRecord) -> None:
+    """Keep the record of an ended process (restarts overwrite ``procs/<role>.json``)."""
+    import json
+
+    append_line(RunPaths(run_dir).procs_dir / HISTORY_FILE,
+                json.dumps(rec.to_dict(), separators=(",", ":")), durable=True)
+
+
+def read_history(run_dir: Union[str, Path]) -> List[ProcRecord]:
+    import json
+
+    path = RunPaths(run_dir).procs_dir / HISTORY_FILE
+    try:
+        data = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    for line in data.splitlines():
+        try:
+            d = json.loads(line)
+            if isinstance(d, dict):
+                out.append(ProcRecord.from_dict(d, path))
+        except Exception:
+            continue  # a torn or foreign line: skipped
+    return out
+
+
+@dataclass
+class StarterRecord:
+    """The short-lived process that starts a run's roles in order (waiting on readiness)."""
+    pid: int
+    create_time: float
+    started_at: str
+    roles: List[str]
+    finished_at: Optional[str] = None
+    error: Optional[str] = None       # a role failed to start or to become ready
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any], path: Union[str, Path]) -> "StarterRecord":
+        return cls(
+            pid=get(d, "pid", int, path), create_time=get(d, "create_time", float, path),
+            started_at=get(d, "started_at", str, path),
+            roles=[str(r) for r in get(d, "roles", list, path, default=[])],
+            finished_at=get(d, "finished_at", (str, type(None)), path, default=None),
+            error=get(d, "error", (str, type(None)), path, default=None),
+        )
+
+
+def _starter_path(run_dir: Union[str, Path], tag: Optional[str]) -> Path:
+    d = RunPaths(run_dir).procs_dir
+    return d / (STARTER_FILE if not tag else ".starter-%s.json" % check_role_name(tag))
+
+
+def write_starter_record(run_dir: Union[str, Path], rec: StarterRecord,
+                         tag: Optional[str] = None) -> None:
+    """``tag`` None: the run's own start; a role name: an ad-hoc start (a viewer)."""
+    atomic_write_json(_starter_path(run_dir, tag), rec.to_dict())
+
+
+def read_starter_record(run_dir: Union[str, Path],
+                        tag: Optional[str] = None) -> Optional[StarterRecord]:
+    path = _starter_path(run_dir, tag)
+    obj = read_json_object(path, missing_ok=True)
+    return None if obj is None else StarterRecord.from_dict(obj, path)

@@ -1,0 +1,163 @@
+"""Launching a run: profile + overrides → run directory, ``run.json``, detached role starter."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runners.protocol import (ProcessSpec, RunRecord, StopPolicy, create_run_dir, now_iso,
+                              read_proc_record, read_starter_record, write_run_record)
+from runners.protocol.rundir import RunPaths
+
+from tui import __version__
+
+from .profiles import ProfileError, ResolvedProfile, RoleSpec, render, resolve_profile
+from .role_starter import log_event
+from .spawn import python_module_argv, spawn_detached
+
+RUNNER_RESUME_ARGS = ["--resume", "{checkpoint}"]
+
+
+def default_runs_root() -> Path:
+    return Path(os.environ.get("PITWALL_ROOT") or "runs").absolute()
+
+
+def runner_argv(runner: str, mode: str, run_dir: Path, role: str) -> list[str]:
+    return python_module_argv("runners." + runner, mode, "--run-dir", str(run_dir),
+                              "--role", role)
+
+
+def build_process_specs(rp: ResolvedProfile, run_dir: Path) -> list[ProcessSpec]:
+    specs = []
+    for order, role in enumerate(rp.profile.processes):
+        specs.append(_process_spec(rp, role, run_dir, order))
+    return specs
+
+
+def _process_spec(rp: ResolvedProfile, role: RoleSpec, run_dir: Path, order: int) -> ProcessSpec:
+    ctx = rp.context(run_dir=str(run_dir), role=role.role, run_name=run_dir.name)
+    where = "processes[%d]" % order
+    if role.runner is not None:
+        argv = runner_argv(role.runner, role.mode, run_dir, role.role)
+    else:
+        argv = [render(a, ctx, rp.path, where + ".argv") for a in role.argv or []]
+    argv += [render(a, ctx, rp.path, where + ".args") for a in role.args]
+    cwd = render(role.cwd, ctx, rp.path, where + ".cwd") if role.cwd else str(run_dir)
+    if not Path(cwd).is_dir():
+        raise ProfileError(rp.path, "field %r: working directory %s does not exist"
+                           % (where + ".cwd", cwd))
+    env = {k: render(v, ctx, rp.path, where + ".env." + k) for k, v in role.env.items()}
+    env.update({"PITWALL_RUN_DIR": str(run_dir), "PITWALL_ROLE": role.role,
+                "PYTHONUNBUFFERED": "1"})
+    ready: dict[str, Any] | None = None
+    if role.ready is not None:
+        ready = {}
+        for k in ("log", "file", "port", "delay"):
+            v = getattr(role.ready, k)
+            if v is not None:
+                ready[k] = render(v, ctx, rp.path, where + ".ready." + k) if isinstance(v, str) \
+                    and k != "log" else v
+        if "port" in ready:
+            try:
+                ready["port"] = int(ready["port"])
+            except ValueError:
+                raise ProfileError(rp.path, "field %r: port %r is not a number"
+                                   % (where + ".ready.port", ready["port"]))
+    resume = role.resume_args if role.resume_args is not None else (
+        RUNNER_RESUME_ARGS if role.runner is not None and role.mode == "train" else [])
+    resume = [a if "{checkpoint}" in a else render(a, ctx, rp.path, where + ".resume_args")
+              for a in resume]
+    return ProcessSpec(role=role.role, argv=argv, cwd=cwd, kind="train", env=env, order=order,
+                       ready=ready, ready_timeout=role.ready.timeout if role.ready else 120.0,
+                       stop=StopPolicy(role.stop.sigint_grace, role.stop.sigterm_grace),
+                       resume_args=resume)
+
+
+def git_info(path: Path) -> dict[str, Any] | None:
+    try:
+        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10)
+        return {"rev": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip()),
+                "path": str(path)}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _code_dir(rp: ResolvedProfile, specs: list[ProcessSpec], run_dir: Path) -> Path:
+    """Where the code that runs lives: Pitwall itself for runners, else the command's cwd."""
+    if any(p.runner for p in rp.profile.processes):
+        return Path(__file__).resolve().parents[2]
+    cwd = Path(specs[0].cwd)
+    return cwd if cwd != run_dir else Path.cwd()
+
+
+@dataclass
+class LaunchResult:
+    run_dir: Path
+    record: RunRecord
+    starter_pid: int
+
+
+def launch(profile_ref: str, overrides: list[str] | None = None, runs_root: Path | None = None,
+           dirs: list[Path] | None = None, wait: float = 10.0) -> LaunchResult:
+    """Create the run and start its roles (detached). Raises ProfileError before anything starts.
+
+    With ``wait`` > 0, returns once the first role is running (or the start failed), at most
+    after ``wait`` seconds.
+    """
+    rp = resolve_profile(profile_ref, overrides, dirs)
+    return launch_resolved(rp, runs_root, wait)
+
+
+def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
+                    wait: float = 10.0) -> LaunchResult:
+    root = (runs_root or default_runs_root()).absolute()
+    experiment = rp.experiment
+    run_dir = create_run_dir(root, experiment)
+    try:
+        specs = build_process_specs(rp, run_dir)
+    except ProfileError:
+        _remove_empty(run_dir)
+        raise
+    record = RunRecord(
+        name=run_dir.name, experiment=experiment, profile_name=rp.name, backend=rp.profile.backend,
+        params=rp.params, processes=specs, created_at=now_iso(), profile_path=str(rp.path),
+        overrides=list(rp.overrides), profile=rp.profile.model_dump(mode="json"),
+        git=git_info(_code_dir(rp, specs, run_dir)), pitwall_version=__version__,
+    )
+    write_run_record(run_dir, record)
+    log_event(run_dir, "launched profile %s %s by pid %d"
+              % (rp.name, " ".join(rp.overrides), os.getpid()))
+    starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir)),
+                             RunPaths(run_dir).pitwall_log, cwd=run_dir)
+    if wait > 0:
+        wait_started(run_dir, specs[0].role, starter, wait)
+    return LaunchResult(run_dir, record, starter.pid)
+
+
+def wait_started(run_dir: Path, role: str, starter: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if read_proc_record(run_dir, role) is not None:
+            return
+        if starter.poll() is not None:
+            return
+        st = read_starter_record(run_dir)
+        if st is not None and st.error:
+            return
+        time.sleep(0.02)
+
+
+def _remove_empty(run_dir: Path) -> None:
+    try:
+        run_dir.rmdir()
+    except OSError:
+        pass

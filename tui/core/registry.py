@@ -1,0 +1,309 @@
+"""The registry: every run under a runs root and the state of each of its processes.
+
+Everything is derived from the run directories (``run.json``, ``procs/``), never from memory, so
+runs started by the CLI, by another TUI or before this process started all appear, with their
+whole history. :class:`Registry` caches what it read and re-reads a run only when its files
+changed; live processes are re-checked (pid + create_time) on every refresh.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runners.protocol import (ProcRecord, ProtocolError, RunRecord, StarterRecord,
+                              list_proc_roles, parse_run_dir_name, read_proc_record,
+                              read_run_record, read_starter_record, read_stop_request)
+from runners.protocol.rundir import RUN_JSON, RunPaths
+
+from .liveness import is_alive, is_local
+
+RUN_STATES = ("starting", "running", "finished", "failed", "stopped", "lost", "invalid")
+LIVE_ROLE_STATES = ("starting", "running")
+START_GRACE_S = 30.0  # a fresh run whose starter has not written its record yet is "starting"
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+@dataclass
+class RoleState:
+    role: str
+    kind: str
+    state: str    # starting | running | finished | failed | stopped | lost | unknown | pending
+    record: ProcRecord | None = None
+    error: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.record.pid if self.record and self.record.pid > 0 else None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.record.exit_code if self.record else None
+
+    @property
+    def signal(self) -> int | None:
+        return self.record.signal if self.record else None
+
+    @property
+    def alive(self) -> bool:
+        return self.state in LIVE_ROLE_STATES
+
+    def describe(self) -> str:
+        if self.state == "failed" and self.record is not None:
+            if self.record.error:
+                return "failed: %s" % self.record.error
+            if self.record.signal:
+                return "failed (signal %d)" % self.record.signal
+            return "failed (exit %s)" % self.record.exit_code
+        return self.state
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    name: str
+    status: str
+    record: RunRecord | None = None
+    roles: list[RoleState] = field(default_factory=list)
+    viewers: list[RoleState] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("starting", "running")
+
+    @property
+    def experiment(self) -> str:
+        return self.record.experiment if self.record else self.name
+
+    @property
+    def profile_name(self) -> str:
+        return self.record.profile_name if self.record else ""
+
+    @property
+    def backend(self) -> str:
+        return self.record.backend if self.record else ""
+
+    @property
+    def created(self) -> _dt.datetime | None:
+        parsed = parse_run_dir_name(self.name)
+        if parsed is not None:
+            return parsed.started
+        try:
+            return _dt.datetime.fromtimestamp(self.path.stat().st_mtime)
+        except OSError:
+            return None
+
+    def role(self, name: str) -> RoleState | None:
+        for r in self.roles + self.viewers:
+            if r.role == name:
+                return r
+        return None
+
+    def status_text(self) -> str:
+        if self.status == "failed" and self.exit_code is not None:
+            return "failed (%d)" % self.exit_code
+        return self.status
+
+
+def _starter_alive(st: StarterRecord | None) -> bool:
+    return st is not None and st.finished_at is None and is_alive(st.pid, st.create_time)
+
+
+def role_state(run_dir: Path, role: str, kind: str, starter: StarterRecord | None,
+               created: float) -> RoleState:
+    try:
+        rec = read_proc_record(run_dir, role)
+        stop = read_stop_request(run_dir, role)
+    except ProtocolError as e:
+        return RoleState(role, kind, "lost", None, str(e))
+    if rec is None:
+        if starter is not None and role in starter.roles:
+            if _starter_alive(starter):
+                return RoleState(role, kind, "starting")
+            if starter.error:
+                return RoleState(role, kind, "failed", None, starter.error)
+        if starter is None and _now() - created < START_GRACE_S:
+            return RoleState(role, kind, "starting")
+        return RoleState(role, kind, "pending" if starter is None else "lost",
+                         None, None if starter is None else "never started")
+    stopped = stop is not None and stop.attempt == rec.attempt
+    if rec.ended:
+        if rec.error:
+            state = "failed"
+        elif stopped:
+            state = "stopped"
+        elif rec.signal is not None or (rec.exit_code or 0) != 0:
+            state = "failed"
+        else:
+            state = "finished"
+        return RoleState(role, kind, state, rec)
+    if not is_local(rec.host):
+        return RoleState(role, kind, "unknown", rec, "runs on host %s" % rec.host)
+    if is_alive(rec.pid, rec.create_time):
+        return RoleState(role, kind, "running", rec)
+    if is_alive(rec.wrapper_pid, rec.wrapper_create_time):
+        return RoleState(role, kind, "running", rec)  # it just ended; the wrapper is recording it
+    return RoleState(role, kind, "stopped" if stopped else "lost", rec,
+                     None if stopped else "process %d is gone and no exit was recorded" % rec.pid)
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def aggregate(roles: list[RoleState]) -> tuple[str, int | None]:
+    states = [r.state for r in roles]
+    if not states:
+        return "invalid", None
+    for s in ("running", "starting", "unknown"):
+        if s in states:
+            return ("running" if s == "unknown" else s), None
+    if "lost" in states or "pending" in states:
+        return "lost", None
+    failed = [r for r in roles if r.state == "failed"]
+    if failed:
+        return "failed", failed[0].exit_code
+    if "stopped" in states:
+        return "stopped", None
+    return "finished", None
+
+
+def load_run(path: Path) -> RunInfo:
+    path = Path(path)
+    name = path.name
+    try:
+        record = read_run_record(path)
+    except ProtocolError as e:
+        return RunInfo(path, name, "invalid", error=str(e))
+    try:
+        created = (path / RUN_JSON).stat().st_mtime
+    except OSError:
+        created = 0.0
+    try:
+        starter = read_starter_record(path)
+    except ProtocolError:
+        starter = None
+    roles = [role_state(path, p.role, p.kind, starter, created) for p in record.processes]
+    known = {p.role for p in record.processes}
+    viewers = []
+    for role in list_proc_roles(path):
+        if role in known:
+            continue
+        try:
+            vstarter = read_starter_record(path, role)
+        except (ProtocolError, ValueError):
+            vstarter = None
+        rs = role_state(path, role, "viewer", vstarter, created)
+        if rs.record is not None:
+            rs.kind = rs.record.kind
+        viewers.append(rs)
+    status, code = aggregate(roles)
+    error = next((r.error or (r.record.error if r.record else None)
+                  for r in roles if r.state in ("failed", "lost")), None)
+    return RunInfo(path, name, status, record, roles, viewers, error, code)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        a = os.stat(path / RUN_JSON).st_mtime_ns
+    except OSError:
+        return None
+    try:
+        b = os.stat(path / "procs").st_mtime_ns
+    except OSError:
+        b = 0
+    try:
+        c = os.stat(path / "procs" / ".starter.json").st_mtime_ns
+    except OSError:
+        c = 0
+    return a, b, c
+
+
+def list_run_dirs(root: Path) -> list[Path]:
+    try:
+        with os.scandir(root) as it:
+            return [Path(e.path) for e in it
+                    if e.is_dir() and not e.name.startswith(".")
+                    and os.path.exists(os.path.join(e.path, RUN_JSON))]
+    except OSError:
+        return []
+
+
+def sort_key(info: RunInfo) -> tuple[_dt.datetime, str]:
+    return info.created or _dt.datetime.min, info.name
+
+
+class Registry:
+    """Cached view of a runs root; thread-safe ``refresh()``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).absolute()
+        self._cache: dict[Path, tuple[tuple[int, int, int] | None, RunInfo]] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self) -> list[RunInfo]:
+        with self._lock:
+            seen = set()
+            out = []
+            for path in list_run_dirs(self.root):
+                seen.add(path)
+                sig = _signature(path)
+                cached = self._cache.get(path)
+                if cached is not None and cached[0] == sig and not cached[1].live \
+                        and not any(v.alive for v in cached[1].viewers):
+                    info = cached[1]
+                else:
+                    info = load_run(path)
+                    self._cache[path] = (sig, info)
+                out.append(info)
+            for gone in set(self._cache) - seen:
+                del self._cache[gone]
+            out.sort(key=sort_key, reverse=True)
+            return out
+
+    def get(self, ref: str) -> RunInfo:
+        path = resolve_run(self.root, ref)
+        info = load_run(path)
+        with self._lock:
+            self._cache[path] = (_signature(path), info)
+        return info
+
+
+def scan_runs(root: Path) -> list[RunInfo]:
+    return Registry(root).refresh()
+
+
+def resolve_run(root: Path, ref: str) -> Path:
+    """A run by path, full directory name, or prefix (the newest match, as the seed does)."""
+    p = Path(ref).expanduser()
+    if (p / RUN_JSON).is_file():
+        return p.absolute()
+    root = Path(root)
+    exact = root / ref
+    if (exact / RUN_JSON).is_file():
+        return exact.absolute()
+    dirs = list_run_dirs(root)
+    matches = [d for d in dirs if d.name.startswith(ref)]
+    if matches:
+        def key(d: Path) -> tuple[_dt.datetime, str]:
+            parsed = parse_run_dir_name(d.name)
+            return (parsed.started if parsed else _dt.datetime.min), d.name
+        return max(matches, key=key).absolute()
+    names = [d.name for d in dirs]
+    close = difflib.get_close_matches(ref, names, n=3, cutoff=0.4)
+    hint = (" Did you mean %s?" % ", ".join(close)) if close else ""
+    raise RunNotFound("no run %r under %s.%s" % (ref, root, hint))
+
+
+def run_paths(info: RunInfo) -> RunPaths:
+    return RunPaths(info.path)

@@ -1,0 +1,67 @@
+"""A run's checkpoints as its profile places them, and choosing what the viewers show."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from runners.protocol import (CheckpointInfo, CheckpointState, ProtocolError, RunRecord,
+                              list_checkpoints, read_run_record, read_state, write_state)
+
+
+@dataclass(frozen=True)
+class CheckpointLayout:
+    nn_dir: Path
+    glob: str
+    latest_relpath: str      # relative to the run dir
+    atomic: bool
+
+
+def layout(run_dir: Path, record: RunRecord | None = None) -> CheckpointLayout:
+    record = record or read_run_record(run_dir)
+    spec = record.profile.get("checkpoints") or {}
+    d = str(spec.get("dir", "nn"))
+    nn_dir = Path(d) if Path(d).is_absolute() else Path(run_dir) / d
+    latest = str(spec.get("latest", "latest.pth"))
+    return CheckpointLayout(nn_dir=nn_dir, glob=str(spec.get("glob", "*.pth")),
+                            latest_relpath=str((nn_dir / latest).relative_to(run_dir))
+                            if nn_dir.is_relative_to(run_dir) else str(nn_dir / latest),
+                            atomic=bool(spec.get("atomic", True)))
+
+
+def list_run_checkpoints(run_dir: Path, record: RunRecord | None = None) -> list[CheckpointInfo]:
+    lay = layout(run_dir, record)
+    return list_checkpoints(lay.nn_dir, lay.glob, Path(lay.latest_relpath).name)
+
+
+def find_checkpoint(run_dir: Path, ref: str, record: RunRecord | None = None) -> Path:
+    """A checkpoint by file name in the run's checkpoint dir, by step number, or by path."""
+    lay = layout(run_dir, record)
+    p = Path(ref)
+    for cand in ([p] if p.is_absolute() else [Path.cwd() / p, Path(run_dir) / p, lay.nn_dir / p]):
+        if cand.is_file():
+            return cand.absolute()
+    if ref.isdigit():
+        for c in list_checkpoints(lay.nn_dir, lay.glob):
+            if c.step == int(ref) and not c.is_latest:
+                return c.path
+    names = ", ".join(c.name for c in list_checkpoints(lay.nn_dir, lay.glob)[-8:]) or "none yet"
+    raise ProtocolError(lay.nn_dir, None, "no checkpoint %r (newest: %s)" % (ref, names))
+
+
+def select_checkpoint(run_dir: Path, mode: str, ref: str | None = None) -> CheckpointState:
+    """Write ``.checkpoint_state.json``: auto (follow latest) or manual (the chosen file)."""
+    record = read_run_record(run_dir)
+    lay = layout(run_dir, record)
+    if mode == "auto":
+        return write_state(run_dir, "auto", latest_relpath=lay.latest_relpath)
+    if ref is None:
+        raise ProtocolError(run_dir, "checkpoint_path", "manual mode needs a checkpoint")
+    return write_state(run_dir, "manual", find_checkpoint(run_dir, ref, record))
+
+
+def current_state(run_dir: Path) -> tuple[CheckpointState | None, str | None]:
+    """The state file and, when it is unreadable, why (the viewers keep their policy)."""
+    try:
+        return read_state(run_dir), None
+    except ProtocolError as e:
+        return None, str(e)

@@ -1,0 +1,105 @@
+"""Viewers of a run: the profile's ``play`` command started as an extra role per viewer.
+
+A viewer's role and id are the same (``viewer-1``, ``viewer-2`` ...); its process record is
+``procs/<id>.json``, its log ``logs/<id>.log``, its acknowledgement ``.viewer/<id>.json``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from runners.protocol import (ProcessSpec, RunRecord, StopPolicy, ViewerStatus,
+                              list_viewer_statuses, read_run_record, read_state)
+from runners.protocol.rundir import RunPaths
+
+from .launch import runner_argv
+from .profiles import ProfileError, render
+from .run_control import start_adhoc_detached
+
+VIEWER_PREFIX = "viewer-"
+
+
+class ViewerError(RuntimeError):
+    pass
+
+
+def claim_viewer_id(run_dir: Path) -> str:
+    """The next free ``viewer-N``, claimed by creating its log file exclusively."""
+    paths = RunPaths(run_dir)
+    paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10000):
+        vid = "%s%d" % (VIEWER_PREFIX, n)
+        try:
+            fd = os.open(str(paths.log_file(vid)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return vid
+    raise ViewerError("no free viewer id in %s" % run_dir)
+
+
+def viewer_spec(run_dir: Path, record: RunRecord, viewer_id: str, display: str = "none",
+                extra_args: list[str] | None = None) -> ProcessSpec:
+    play = record.profile.get("play")
+    if not play:
+        raise ViewerError("profile %s has no play command (field 'play')" % record.profile_name)
+    ctx = {"params": record.params, "python": __import__("sys").executable,
+           "run_dir": str(run_dir), "run_name": record.name, "role": viewer_id,
+           "viewer_id": viewer_id, "display": display,
+           "profile_dir": str(Path(record.profile_path).parent) if record.profile_path else ""}
+    src = record.profile_path or str(RunPaths(run_dir).run_json)
+    try:
+        if play.get("runner"):
+            argv = runner_argv(play["runner"], "play", run_dir, viewer_id) + \
+                ["--viewer-id", viewer_id, "--display", display]
+        else:
+            argv = [render(a, ctx, src, "play.argv") for a in play.get("argv") or []]
+        argv += [render(a, ctx, src, "play.args") for a in play.get("args") or []]
+        cwd = render(play["cwd"], ctx, src, "play.cwd") if play.get("cwd") else str(run_dir)
+        env = {k: render(v, ctx, src, "play.env." + k) for k, v in (play.get("env") or {}).items()}
+    except ProfileError as e:
+        raise ViewerError(str(e))
+    env.update({"PITWALL_RUN_DIR": str(run_dir), "PITWALL_ROLE": viewer_id,
+                "PITWALL_VIEWER_ID": viewer_id, "PYTHONUNBUFFERED": "1"})
+    if display not in ("none", "video", ""):
+        env["DISPLAY"] = display
+    stop = play.get("stop") or {}
+    return ProcessSpec(role=viewer_id, argv=argv + list(extra_args or []), cwd=cwd, kind="viewer",
+                       env=env, stop=StopPolicy(float(stop.get("sigint_grace", 5.0)),
+                                                float(stop.get("sigterm_grace", 5.0))))
+
+
+@dataclass
+class StartedViewer:
+    viewer_id: str
+    starter: subprocess.Popen
+
+
+def start_viewer(run_dir: Path, display: str = "none",
+                 extra_args: list[str] | None = None) -> StartedViewer:
+    record = read_run_record(run_dir)
+    vid = claim_viewer_id(run_dir)
+    try:
+        spec = viewer_spec(run_dir, record, vid, display, extra_args)
+    except ViewerError:
+        try:
+            os.unlink(str(RunPaths(run_dir).log_file(vid)))
+        except OSError:
+            pass
+        raise
+    return StartedViewer(vid, start_adhoc_detached(run_dir, spec))
+
+
+def viewer_acks(run_dir: Path) -> dict[str, ViewerStatus]:
+    return {v.id: v for v in list_viewer_statuses(run_dir)}
+
+
+def pending_switch(run_dir: Path, ack: ViewerStatus) -> bool:
+    """True when the state file asks for something this viewer has not handled yet."""
+    try:
+        st = read_state(run_dir)
+    except Exception:
+        return False
+    return st is not None and ack.state not in ("stopped",) and ack.seq != st.seq
