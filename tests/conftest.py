@@ -26,6 +26,14 @@ def wait_until(cond: Callable[[], object], timeout: float = 20.0, poll: float = 
         time.sleep(poll)
 
 
+def text_of(path: Path) -> str:
+    """A file's text, or "" while it does not exist yet."""
+    try:
+        return Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 @pytest.fixture
 def runs_root(tmp_path: Path):
     """A fresh runs root; every run still alive under it is killed at teardown."""

@@ -82,11 +82,14 @@ def resolve_checkpoint_path(run_dir: Union[str, Path], raw: str,
         if root.name in parts:  # "runs/<run>/nn/x.pth", relative to the seed's working dir
             i = len(parts) - 1 - list(reversed(parts)).index(root.name)
             candidates.append(root.joinpath(*parts[i + 1:]) if i + 1 < len(parts) else root)
+    inside = []
     for c in candidates:
         real = Path(os.path.realpath(str(c)))
         if real != root and str(real).startswith(str(root) + os.sep):
-            if c is candidates[0] or real.exists():
-                return Path(os.path.abspath(str(c)))
+            inside.append((real.exists(), Path(os.path.abspath(str(c)))))
+    if inside:
+        existing = [c for ok, c in inside if ok]
+        return existing[0] if existing else inside[0][1]
     raise ProtocolError(src, "checkpoint_path",
                         "%r is outside the run directory %s; refused" % (raw, root))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -17,6 +18,24 @@ import yaml
 
 class OverrideError(ValueError):
     pass
+
+
+class YamlLoader(yaml.SafeLoader):
+    """SafeLoader that reads ``3e-4`` and ``1e6`` as floats (YAML 1.2), not as strings."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+][0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str) -> object:
+    return yaml.load(text, Loader=YamlLoader)
 
 
 @dataclass(frozen=True)
@@ -46,7 +65,7 @@ def parse_override(raw: str) -> Override:
     key = key.strip()
     _check_key(raw, key)
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() != "" else ""
+        value = load_yaml(value_text) if value_text.strip() != "" else ""
     except yaml.YAMLError as e:
         raise OverrideError("override %r: value is not valid YAML (%s)" % (raw, e))
     return Override(raw, key, value, op)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from runners.protocol.rundir import check_experiment_name, check_role_name
 
 from .metric_specs import JsonlSource, MetricSourceSpec
-from .overrides import OverrideError, apply_overrides
+from .overrides import OverrideError, apply_overrides, load_yaml
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
 
@@ -199,7 +199,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise ProfileError(path, "cannot read (%s)" % e.strerror)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as e:
         raise ProfileError(path, "not valid YAML: %s" % e)
     if data is None:

@@ -94,14 +94,17 @@ def start_roles(run_dir: Path, specs: list[ProcessSpec], resume: str | None = No
         extra = resume_argv(spec, resume) if resume else []
         if resume and extra:
             log_event(run_dir, "resuming %s from %s" % (spec.role, resume))
+        attempt_before = read_proc_record(run_dir, spec.role)
         error = start_one(run_dir, spec, extra)
+        now = read_proc_record(run_dir, spec.role)
+        if now is not None and (attempt_before is None or now.attempt != attempt_before.attempt):
+            started.append(spec)  # it runs, even if it never became ready: stop it too
         if error:
             break
-        started.append(spec)
     if error:
         log_event(run_dir, "start failed: %s" % error)
         for spec in reversed(started):
-            log_event(run_dir, "stopping %s (a later role failed to start)" % spec.role)
+            log_event(run_dir, "stopping %s (the start failed)" % spec.role)
             stop_role(run_dir, spec.role, spec.stop, reason="start-failed")
     record.finished_at = now_iso()
     record.error = error
