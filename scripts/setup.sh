@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up Pitwall in ./.venv on a fresh machine; safe to run again (it skips what is done).
+#   scripts/setup.sh [EXTRAS]   e.g. scripts/setup.sh mujoco,dev
+# On a machine without an NVIDIA GPU, torch is pinned to the CPU build (constraints/cpu.txt);
+# on a GPU box the user's own torch is kept (set PITWALL_CONSTRAINTS to force a file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS=${1:-mujoco}
+PY=${PYTHON:-python3}
+
+if [ -z "${PITWALL_CONSTRAINTS+x}" ]; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    PITWALL_CONSTRAINTS=""
+  else
+    PITWALL_CONSTRAINTS=constraints/cpu.txt
+  fi
+fi
+
+# system packages the tests use: tmux (TUI smoke test), xvfb (windowed viewers), EGL/OSMesa
+# (offscreen MuJoCo rendering). Installed only when missing and when we may.
+need=()
+case ",$EXTRAS," in *,dev,*)
+  command -v tmux >/dev/null 2>&1 || need+=(tmux)
+  command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+  ldconfig -p 2>/dev/null | grep -q libEGL.so.1 || need+=(libegl1)
+  ldconfig -p 2>/dev/null | grep -q libOSMesa || need+=(libosmesa6)
+  ;; esac
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${need[*]} (apt)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "setup: please install these system packages: ${need[*]}" >&2
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=".venv/.pitwall-setup-$(echo "$EXTRAS $PITWALL_CONSTRAINTS" | tr ' ,/' '___')"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || \
+   { [ -n "$PITWALL_CONSTRAINTS" ] && [ "$PITWALL_CONSTRAINTS" -nt "$stamp" ]; }; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  args=(-e ".[$EXTRAS]")
+  [ -n "$PITWALL_CONSTRAINTS" ] && args=(-c "$PITWALL_CONSTRAINTS" "${args[@]}")
+  .venv/bin/python -m pip install -q "${args[@]}"
+  touch "$stamp"
+fi

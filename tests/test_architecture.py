@@ -1,0 +1,50 @@
+"""The layering the style guide asks for, enforced."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+
+def test_import_contracts_hold():
+    """import-linter: runners never import tui; tui.core and runners never import Textual."""
+    out = subprocess.run([sys.executable, "-m", "importlinter.cli", "--no-cache"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0 and "No module named importlinter.cli" in out.stderr:
+        out = subprocess.run(["lint-imports", "--no-cache"], cwd=REPO, capture_output=True,
+                             text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "BROKEN" not in out.stdout
+
+
+def test_core_and_runners_import_without_textual():
+    """Deferred imports count too: loading every core and runner module pulls in no Textual."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import tui.core, runners\n"
+        "for pkg in (tui.core, runners):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        if m.name.endswith('__main__'):\n"
+        "            continue\n"
+        "        importlib.import_module(m.name)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'rich'))\n"
+        "assert not bad, bad\n"
+        "import tui.cli\n"
+        "tui.cli.build_parser()\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('textual',))\n"
+        "assert not bad, 'the CLI must not load Textual for plain commands: %s' % bad[:5]\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_runners_keep_python_38_syntax():
+    """A runner may live in an Isaac Gym environment (Python <= 3.8)."""
+    vermin = Path(sys.executable).with_name("vermin")
+    out = subprocess.run([str(vermin), "--no-tips", "--violations", "--target=3.8-",
+                          "--no-parse-comments", "--backport", "dataclasses", "runners"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
