@@ -3,6 +3,7 @@
 Stdlib only (torch is imported lazily, by the checkpoint save/load functions alone), Python 3.8
 syntax, so any runner environment can import it. See ``docs/protocol.md``.
 """
+from .artifacts import Artifacts, output_dir, read_artifacts, write_artifacts
 from .atomic import append_line, atomic_write_bytes, atomic_write_json, atomic_write_with, \
     read_json_object
 from .checkpoints import (CKPT_FORMAT, CheckpointInfo, CheckpointLoadError, FileSignature,

@@ -5,11 +5,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runners.protocol import (CheckpointInfo, CheckpointState, ProtocolError, RunRecord,
-                              list_checkpoints, read_run_record, read_state, write_state)
+                              list_checkpoints, output_dir, read_run_record, read_state,
+                              write_state)
 
 
 @dataclass(frozen=True)
 class CheckpointLayout:
+    out_dir: Path            # where the trainer writes and the state file lives
     nn_dir: Path
     glob: str
     latest_relpath: str      # relative to the run dir
@@ -19,12 +21,13 @@ class CheckpointLayout:
 def layout(run_dir: Path, record: RunRecord | None = None) -> CheckpointLayout:
     record = record or read_run_record(run_dir)
     spec = record.profile.get("checkpoints") or {}
+    out = output_dir(run_dir)
     d = str(spec.get("dir", "nn"))
-    nn_dir = Path(d) if Path(d).is_absolute() else Path(run_dir) / d
+    nn_dir = Path(d) if Path(d).is_absolute() else out / d
     latest = str(spec.get("latest", "latest.pth"))
-    return CheckpointLayout(nn_dir=nn_dir, glob=str(spec.get("glob", "*.pth")),
-                            latest_relpath=str((nn_dir / latest).relative_to(run_dir))
-                            if nn_dir.is_relative_to(run_dir) else str(nn_dir / latest),
+    return CheckpointLayout(out_dir=out, nn_dir=nn_dir, glob=str(spec.get("glob", "*.pth")),
+                            latest_relpath=str((nn_dir / latest).relative_to(out))
+                            if nn_dir.is_relative_to(out) else str(nn_dir / latest),
                             atomic=bool(spec.get("atomic", True)))
 
 
@@ -37,7 +40,7 @@ def find_checkpoint(run_dir: Path, ref: str, record: RunRecord | None = None) ->
     """A checkpoint by file name in the run's checkpoint dir, by step number, or by path."""
     lay = layout(run_dir, record)
     p = Path(ref)
-    for cand in ([p] if p.is_absolute() else [Path.cwd() / p, Path(run_dir) / p, lay.nn_dir / p]):
+    for cand in ([p] if p.is_absolute() else [lay.nn_dir / p, lay.out_dir / p, Path.cwd() / p]):
         if cand.is_file():
             return cand.absolute()
     if ref.isdigit():
@@ -53,15 +56,15 @@ def select_checkpoint(run_dir: Path, mode: str, ref: str | None = None) -> Check
     record = read_run_record(run_dir)
     lay = layout(run_dir, record)
     if mode == "auto":
-        return write_state(run_dir, "auto", latest_relpath=lay.latest_relpath)
+        return write_state(lay.out_dir, "auto", latest_relpath=lay.latest_relpath)
     if ref is None:
         raise ProtocolError(run_dir, "checkpoint_path", "manual mode needs a checkpoint")
-    return write_state(run_dir, "manual", find_checkpoint(run_dir, ref, record))
+    return write_state(lay.out_dir, "manual", find_checkpoint(run_dir, ref, record))
 
 
 def current_state(run_dir: Path) -> tuple[CheckpointState | None, str | None]:
     """The state file and, when it is unreadable, why (the viewers keep their policy)."""
     try:
-        return read_state(run_dir), None
+        return read_state(output_dir(run_dir)), None
     except ProtocolError as e:
         return None, str(e)

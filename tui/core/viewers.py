@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runners.protocol import (ProcessSpec, RunRecord, StopPolicy, ViewerStatus,
-                              list_viewer_statuses, read_run_record, read_state)
+                              list_viewer_statuses, output_dir, read_run_record, read_state)
 from runners.protocol.rundir import RunPaths
 
 from .launch import runner_argv
@@ -93,13 +93,14 @@ def start_viewer(run_dir: Path, display: str = "none",
 
 
 def viewer_acks(run_dir: Path) -> dict[str, ViewerStatus]:
-    return {v.id: v for v in list_viewer_statuses(run_dir)}
+    """Acks live next to the state file the viewers follow (the run's output dir)."""
+    return {v.id: v for v in list_viewer_statuses(output_dir(run_dir))}
 
 
 def pending_switch(run_dir: Path, ack: ViewerStatus) -> bool:
     """True when the state file asks for something this viewer has not handled yet."""
     try:
-        st = read_state(run_dir)
+        st = read_state(output_dir(run_dir))
     except Exception:
         return False
     return st is not None and ack.state not in ("stopped",) and ack.seq != st.seq
