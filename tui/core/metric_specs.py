@@ -1,12 +1,16 @@
 """How a profile declares the metric sources of its runs (the ``metrics:`` list).
 
 Paths are relative to the run directory (or absolute); ``{params.x}`` templates are allowed.
+What each kind reads, and the shipped line-pattern presets, are in ``docs/metrics.md``; the
+readers live in ``tui.core.metrics``.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+import re
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, \
+    model_validator
 
 
 class _Spec(BaseModel):
@@ -20,9 +24,14 @@ class JsonlSource(_Spec):
 
 
 class TensorBoardSource(_Spec):
-    """Every event file below ``path`` (``tb/``, rl_games' ``summaries/`` ...)."""
+    """Every event file below ``path`` (``tb/``, rl_games' ``summaries/`` ...).
+
+    Event files in a subdirectory give tags prefixed with that subdirectory
+    (``<sub>/<tag>``), unless ``recursive`` is false, which reads ``path`` itself only.
+    """
     kind: Literal["tensorboard"]
     path: str = "tb"
+    recursive: bool = True
 
 
 class CsvSource(_Spec):
@@ -32,6 +41,7 @@ class CsvSource(_Spec):
     step_column: str | None = None   # default: the first of step, global_step, epoch, iteration
     time_column: str | None = None
     prefix: str = ""                 # tag = prefix + column name
+    delimiter: str = Field(",", min_length=1, max_length=1)
 
 
 class LinePattern(_Spec):
@@ -39,6 +49,35 @@ class LinePattern(_Spec):
     step_group: str | None = None    # the group that holds the step
     tags: dict[str, str] = Field(default_factory=dict)  # group -> tag (default: prefix + group)
     prefix: str = ""
+    # Optional: a regex with groups ``key`` and ``value``, applied to the rest of the line
+    # after ``regex`` matched; every pair becomes a metric (``Step 5: loss=0.1, q=2`` style).
+    kv: str | None = None
+    normalize_keys: bool = False     # kv keys: lower case, runs of other characters -> "_"
+    time_group: str | None = None    # a group holding Unix time in seconds
+
+    @model_validator(mode="after")
+    def _check_regexes(self) -> "LinePattern":
+        try:
+            rx = re.compile(self.regex)
+        except re.error as e:
+            raise ValueError("regex: not a valid regex (%s)" % e)
+        groups = set(rx.groupindex)
+        for name, what in ((self.step_group, "step_group"), (self.time_group, "time_group")):
+            if name is not None and name not in groups:
+                raise ValueError("%s %r is not a named group of regex (groups: %s)"
+                                 % (what, name, ", ".join(sorted(groups)) or "none"))
+        unknown = sorted(set(self.tags) - groups)
+        if unknown:
+            raise ValueError("tags: %s are not named groups of regex (groups: %s)"
+                             % (", ".join(unknown), ", ".join(sorted(groups)) or "none"))
+        if self.kv is not None:
+            try:
+                kv = re.compile(self.kv)
+            except re.error as e:
+                raise ValueError("kv: not a valid regex (%s)" % e)
+            if not {"key", "value"} <= set(kv.groupindex):
+                raise ValueError("kv: the regex needs the named groups 'key' and 'value'")
+        return self
 
 
 class StdoutSource(_Spec):
@@ -49,8 +88,25 @@ class StdoutSource(_Spec):
     preset: str | None = None        # e.g. rl_games, skeleton_steering, hybrid_sac, maniskill
     patterns: list[LinePattern] = Field(default_factory=list)
 
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str | None) -> str | None:
+        if v is not None:
+            from tui.core.metrics.line_patterns import PRESETS
+
+            if v not in PRESETS:
+                raise ValueError("unknown preset %r (known: %s)" % (v, ", ".join(sorted(PRESETS))))
+        return v
+
 
 MetricSourceSpec = Annotated[
     Union[JsonlSource, TensorBoardSource, CsvSource, StdoutSource],
     Field(discriminator="kind"),
 ]
+
+_SPEC_LIST = TypeAdapter(list[MetricSourceSpec])
+
+
+def parse_metric_specs(obj: Any) -> list[Any]:
+    """Validate a ``metrics:`` list (e.g. from run.json); raises pydantic's ValidationError."""
+    return _SPEC_LIST.validate_python(obj)
