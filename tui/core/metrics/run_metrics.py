@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from runners.protocol.artifacts import ARTIFACTS_FILE, output_dir
 from runners.protocol.errors import ProtocolError
 from runners.protocol.rundir import RUN_JSON
 from runners.protocol.run_record import read_run_record
@@ -80,19 +81,18 @@ class RunMetrics(object):
         self._owner: dict[str, int] = {}
         self._shadowed: dict[str, int] = {}
         self._signature: Any = None
+        # a Pitwall run whose trainer writes elsewhere: follow artifacts.json
+        self._specs: list[Any] | None = None
+        self._params: dict[str, Any] = {}
+        self._artifacts_sig: Any = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_specs(cls, name: str, root: Path | str, specs: Sequence[Any],
-                   params: dict[str, Any] | None = None) -> "RunMetrics":
+                   params: dict[str, Any] | None = None,
+                   output_dir: Path | None = None) -> "RunMetrics":
         root = Path(os.path.abspath(str(root)))
-        render = _renderer(root, params or {})
-        sources, errors = [], []
-        for spec in specs:
-            try:
-                sources.append(build_source(spec, root, render))
-            except Exception as e:      # a template naming an unknown param, a bad path
-                errors.append("%s source: %s" % (getattr(spec, "kind", "?"), e))
+        sources, errors = _build(root, specs, params or {}, output_dir)
         return cls(name, root, sources, "; ".join(errors) or None)
 
     @classmethod
@@ -107,16 +107,38 @@ class RunMetrics(object):
             run.error = "run.json unusable (%s); reading the files found instead" % e
             return run
         raw = rec.profile.get("metrics") if isinstance(rec.profile, dict) else None
-        if raw is None:
-            return cls.from_specs(name, root, DEFAULT_SPECS, rec.params)
-        try:
-            specs = parse_metric_specs(raw)
-        except Exception as e:
-            run = cls.from_specs(name, root, DEFAULT_SPECS, rec.params)
-            run.error = "run.json profile.metrics is invalid (%s); reading metrics.jsonl" % (
-                str(e).splitlines()[0])
-            return run
-        return cls.from_specs(name, root, specs, rec.params)
+        error = None
+        specs: list[Any] = list(DEFAULT_SPECS)
+        if raw is not None:
+            try:
+                specs = parse_metric_specs(raw)
+            except Exception as e:
+                error = "run.json profile.metrics is invalid (%s); reading metrics.jsonl" % (
+                    str(e).splitlines()[0])
+        sig = _mtime(root / ARTIFACTS_FILE)
+        run = cls.from_specs(name, root, specs, rec.params, output_dir(root))
+        run.error = "; ".join(x for x in (error, run.error) if x) or None
+        run._specs, run._params, run._artifacts_sig = specs, dict(rec.params), sig
+        return run
+
+    def _follow_artifacts(self) -> None:
+        """Rebuild the trainer-side sources when ``artifacts.json`` appears or changes."""
+        if self._specs is None:
+            return
+        sig = _mtime(self.root / ARTIFACTS_FILE)
+        if sig == self._artifacts_sig:
+            return
+        self._artifacts_sig = sig
+        new, errors = _build(self.root, self._specs, self._params, output_dir(self.root))
+        if len(new) != len(self.sources):
+            self.error = "; ".join(errors) or self.error
+            return
+        for i, (old, src) in enumerate(zip(self.sources, new)):
+            if old.kind != "stdout" and old.path != src.path:
+                old.close()
+                self.sources[i] = src
+        if errors:
+            self.error = "; ".join(errors)
 
     @classmethod
     def for_directory(cls, path: Path | str, name: str | None = None) -> "RunMetrics":
@@ -145,6 +167,7 @@ class RunMetrics(object):
         """Read what is new from every source into ``store``; returns (points, more)."""
         points = 0
         more = False
+        self._follow_artifacts()
         for i, src in enumerate(self.sources):
             try:
                 res = src.poll()
@@ -208,10 +231,31 @@ class RunMetrics(object):
         return total
 
 
-def _renderer(root: Path, params: dict[str, Any]):
+def _mtime(p: Path) -> Any:
+    try:
+        st = os.stat(p)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _build(root: Path, specs: Sequence[Any], params: dict[str, Any],
+           out_dir: Path | None) -> tuple[list[MetricSource], list[str]]:
+    render = _renderer(root, params, out_dir or root)
+    sources: list[MetricSource] = []
+    errors: list[str] = []
+    for spec in specs:
+        try:
+            sources.append(build_source(spec, root, render, out_dir))
+        except Exception as e:      # a template naming an unknown param, a bad path
+            errors.append("%s source: %s" % (getattr(spec, "kind", "?"), e))
+    return sources, errors
+
+
+def _renderer(root: Path, params: dict[str, Any], out_dir: Path):
     from tui.core.profiles import render
 
-    ctx = {"params": params, "run_dir": str(root)}
+    ctx = {"params": params, "run_dir": str(root), "output_dir": str(out_dir)}
 
     def fill(template: str) -> str:
         return render(template, ctx, root / RUN_JSON, "metrics.path")

@@ -519,22 +519,30 @@ class TensorBoardDirSource(MetricSource):
         return [self.path] + sorted(self.files)
 
 
-def build_source(spec: Any, run_dir: Path, render=None) -> MetricSource:
-    """A source for one spec of ``tui.core.metric_specs``; ``render`` fills path templates."""
-    def resolve(p: str) -> Path:
+def build_source(spec: Any, run_dir: Path, render=None,
+                 output_dir: Path | None = None) -> MetricSource:
+    """A source for one spec of ``tui.core.metric_specs``; ``render`` fills path templates.
+
+    Relative paths of logs (``stdout``) are taken in the run directory, where Pitwall writes
+    them; the others in ``output_dir``, where the trainer writes (``artifacts.json``: a foreign
+    trainer that picks its own directory), which defaults to the run directory.
+    """
+    def resolve(p: str, base: Path) -> Path:
         if render is not None:
             p = render(p)
         q = Path(os.path.expanduser(p))
-        return q if q.is_absolute() else run_dir / q
+        return q if q.is_absolute() else base / q
 
+    out = output_dir if output_dir is not None else run_dir
     if isinstance(spec, JsonlSource):
-        return JsonlMetricSource(resolve(spec.path))
+        return JsonlMetricSource(resolve(spec.path, out))
     if isinstance(spec, TensorBoardSource):
-        return TensorBoardDirSource(resolve(spec.path), recursive=spec.recursive)
+        return TensorBoardDirSource(resolve(spec.path, out), recursive=spec.recursive)
     if isinstance(spec, CsvSource):
-        return CsvMetricSource(resolve(spec.path), spec.step_column, spec.time_column,
+        return CsvMetricSource(resolve(spec.path, out), spec.step_column, spec.time_column,
                                spec.prefix, spec.delimiter)
     if isinstance(spec, StdoutSource):
         path = spec.path if spec.path is not None else "logs/%s.log" % spec.role
-        return LogLineSource(resolve(path), compile_patterns(spec.preset, spec.patterns))
+        return LogLineSource(resolve(path, run_dir),
+                             compile_patterns(spec.preset, spec.patterns))
     raise TypeError("not a metric source spec: %r" % (spec,))
