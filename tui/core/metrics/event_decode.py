@@ -346,11 +346,17 @@ class DecodedEvents:
 
 @dataclass
 class DecoderState:
-    """What one TensorBoard run remembers between batches: the plugin of each tag.
+    """What one TensorBoard run remembers between batches.
 
-    TensorBoard keeps the first metadata it sees per tag (writers strip it from later values).
+    ``plugins``: the plugin of each tag. As in TensorBoard, a tag's plugin is that of the first
+    value carrying metadata (a ``simple_value`` counts as the scalars plugin; writers strip the
+    metadata from later values). ``pending``: points of tensor values whose tag has no plugin
+    yet; TensorBoard shows them once the tag turns out to be a scalar, so do we (bounded).
     """
     plugins: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)
+
+    MAX_PENDING = 100000
 
 
 # (size of the value's bytes after the tag, offset of the number, numpy dtype, constant bytes)
@@ -367,6 +373,8 @@ _H2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 class _Collector(object):
+    """Scalar points of one batch: (record index, tag id, step, wall, value) arrays."""
+
     def __init__(self) -> None:
         self.rec: list[np.ndarray] = []
         self.tag: list[np.ndarray] = []
@@ -402,7 +410,7 @@ def decode_events(buf: bytes, positions: np.ndarray, lengths: np.ndarray,
     state = state if state is not None else DecoderState()
     u8 = np.frombuffer(buf, dtype=np.uint8)
     out = DecodedEvents({}, [], {}, events=len(positions))
-    col = _Collector()
+    fast = _Collector()
     slow: list[np.ndarray] = []
     P = positions.astype(np.int64, copy=False)
     L = lengths.astype(np.int64, copy=False)
@@ -419,17 +427,53 @@ def decode_events(buf: bytes, positions: np.ndarray, lengths: np.ndarray,
                 slow.append(idx)
                 continue
             rows = sliding_window_view(u8, n)[P[idx] + HEADER]
-            rest = _fast_group(rows, n, idx, col, state)
+            rest = _fast_group(rows, n, idx, fast)
             if len(rest):
                 slow.append(rest)
+    # Every value the vectorized path took carries scalars metadata (a simple_value, or a
+    # new_style tensor): where that is a tag's first metadata, the tag is a scalar.
+    fast_first: dict[str, int] = {}
+    if fast.rec:
+        rec = np.concatenate(fast.rec)
+        tag = np.concatenate(fast.tag)
+        for t in np.unique(tag).tolist():
+            name = fast.tag_names[t]
+            if name is not None and name not in state.plugins:
+                fast_first[name] = int(rec[tag == t].min())
+    col = _Collector()
     if slow:
-        _slow_records(buf, P, L, np.sort(np.concatenate(slow)), col, state, out)
+        _slow_records(buf, P, L, np.sort(np.concatenate(slow)), col, state, out, fast_first)
+    for name in fast_first:
+        _set_plugin(state, name, SCALARS_PLUGIN, col)
+    if fast.rec:
+        keep_ids = np.array([i for i, name in enumerate(fast.tag_names)
+                             if name is not None and state.plugins.get(name) == SCALARS_PLUGIN],
+                            dtype=np.int64)
+        tag = np.concatenate(fast.tag)
+        keep = np.isin(tag, keep_ids)
+        remap = np.array([col.tag_id(raw) for raw in fast.tag_ids], dtype=np.int64)
+        col.add(np.concatenate(fast.rec)[keep], remap[tag[keep]],
+                np.concatenate(fast.step)[keep], np.concatenate(fast.wall)[keep],
+                np.concatenate(fast.value)[keep])
     _finish(col, out)
     return out
 
 
-def _fast_group(rows: np.ndarray, n: int, idx: np.ndarray, col: _Collector,
-                state: DecoderState) -> np.ndarray:
+def _set_plugin(state: DecoderState, tag: str, plugin: str, col: _Collector) -> None:
+    """Record a tag's first metadata; release its pending tensor points if it is a scalar."""
+    if tag in state.plugins:
+        return
+    state.plugins[tag] = plugin
+    held = state.pending.pop(tag, None)
+    if held and plugin == SCALARS_PLUGIN:
+        n = len(held)
+        col.add(np.full(n, -1, dtype=np.int64), np.full(n, col.tag_id(tag.encode()), np.int64),
+                np.array([h[0] for h in held], dtype=np.int64),
+                np.array([h[1] for h in held], dtype=np.float64),
+                np.array([h[2] for h in held], dtype=np.float64))
+
+
+def _fast_group(rows: np.ndarray, n: int, idx: np.ndarray, col: _Collector) -> np.ndarray:
     """Decode the records of one data length ``n``; return the indices left for the slow path."""
     m = len(rows)
     ok = rows[:, 0] == 0x09
@@ -459,8 +503,7 @@ def _fast_group(rows: np.ndarray, n: int, idx: np.ndarray, col: _Collector,
             mt = base & (r[:, pv + 5] == tl)
             if not mt.any():
                 continue
-            if head:
-                mt &= (r[:, s0:s0 + len(head)] == np.frombuffer(head, np.uint8)).all(axis=1)
+            mt &= (r[:, s0:s0 + len(head)] == np.frombuffer(head, np.uint8)).all(axis=1)
             if tail:
                 t0 = s0 + len(head) + vdt.itemsize
                 mt &= (r[:, t0:t0 + len(tail)] == np.frombuffer(tail, np.uint8)).all(axis=1)
@@ -468,8 +511,7 @@ def _fast_group(rows: np.ndarray, n: int, idx: np.ndarray, col: _Collector,
             if not len(hit):
                 continue
             rr = r[hit]
-            tag_ids, good = _tag_ids(np.ascontiguousarray(rr[:, pv + 6:pv + 6 + tl]), col,
-                                     state, vdt is not _F4 or bool(tail))
+            tag_ids, good = _tag_ids(np.ascontiguousarray(rr[:, pv + 6:pv + 6 + tl]), col)
             if not good.all():
                 hit, rr, tag_ids = hit[good], rr[good], tag_ids[good]
             if not len(hit):
@@ -495,9 +537,12 @@ def _steps(rr: np.ndarray, has_step: np.ndarray, k: int) -> np.ndarray:
     return np.where(has_step, steps, 0)
 
 
-def _tag_ids(tags: np.ndarray, col: _Collector, state: DecoderState,
-             tensor: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Map each row of tag bytes to a tag id (hash, then verify against a representative)."""
+def _tag_ids(tags: np.ndarray, col: _Collector) -> tuple[np.ndarray, np.ndarray]:
+    """Map each row of tag bytes to a tag id (hash, then verify against a representative).
+
+    ``good`` is False for rows left to the per-record path: a hash collision, or a tag that is
+    not UTF-8 (not a valid protobuf string).
+    """
     m, tl = tags.shape
     good = np.ones(m, dtype=bool)
     if tl == 0:
@@ -515,21 +560,14 @@ def _tag_ids(tags: np.ndarray, col: _Collector, state: DecoderState,
         good = (tags == tags[first][inv]).all(axis=1)
         local = np.array([col.tag_id(tags[i].tobytes()) for i in first], dtype=np.int64)
         ids = local[inv]
-    names = col.tag_names
-    bad_ids = [i for i in set(np.unique(ids).tolist()) if names[i] is None]
+    bad_ids = [i for i in np.unique(ids).tolist() if col.tag_names[i] is None]
     if bad_ids:
         good &= ~np.isin(ids, bad_ids)
-    # tensor-encoded values count only for tags whose first metadata named the scalars plugin
-    for i in np.unique(ids[good]).tolist():
-        name = names[i]
-        plugin = state.plugins.setdefault(name, SCALARS_PLUGIN) if tensor else SCALARS_PLUGIN
-        if plugin != SCALARS_PLUGIN:
-            good &= ids != i
     return ids, good
 
 
 def _slow_records(buf: bytes, P: np.ndarray, L: np.ndarray, idx: np.ndarray, col: _Collector,
-                  state: DecoderState, out: DecodedEvents) -> None:
+                  state: DecoderState, out: DecodedEvents, fast_first: dict[str, int]) -> None:
     recs, tags, steps, walls, values = [], [], [], [], []
     plugins = state.plugins
     for i in idx.tolist():
@@ -540,35 +578,41 @@ def _slow_records(buf: bytes, P: np.ndarray, L: np.ndarray, idx: np.ndarray, col
             out.undecodable += 1
             continue
         for v in ev.values:
-            if v.plugin_name is not None and v.tag not in plugins:
-                plugins[v.tag] = v.plugin_name
+            tag = v.tag
+            if tag not in plugins:
+                ff = fast_first.get(tag)
+                if ff is not None and ff < i:
+                    _set_plugin(state, tag, SCALARS_PLUGIN, col)
+                elif v.simple_value is not None:
+                    _set_plugin(state, tag, SCALARS_PLUGIN, col)
+                elif v.plugin_name is not None:
+                    _set_plugin(state, tag, v.plugin_name, col)
+            plugin = plugins.get(tag)
+            value: float | None = None
             if v.simple_value is not None:
-                value: float | None = float(v.simple_value)
+                value = float(v.simple_value) if plugin == SCALARS_PLUGIN else None
             elif v.tensor is not None:
-                plugin = plugins.get(v.tag)
-                if plugin == TEXT_PLUGIN:
+                if plugin == SCALARS_PLUGIN:
+                    value = v.tensor.scalar()
+                elif plugin == TEXT_PLUGIN:
                     text = v.tensor.text()
                     if text is not None:
-                        out.texts.append(TextPoint(v.tag, ev.step, ev.wall_time, text))
-                    continue
-                if plugin == HPARAMS_PLUGIN and v.plugin_content:
-                    try:
-                        out.hparams.update(decode_hparams(v.plugin_content))
-                    except (DecodeError, struct.error):
-                        out.undecodable += 1
-                    continue
-                value = v.tensor.scalar() if plugin == SCALARS_PLUGIN else None
-            else:
-                if v.plugin_name == HPARAMS_PLUGIN and v.plugin_content:
-                    try:
-                        out.hparams.update(decode_hparams(v.plugin_content))
-                    except (DecodeError, struct.error):
-                        out.undecodable += 1
-                value = None
+                        out.texts.append(TextPoint(tag, ev.step, ev.wall_time, text))
+                elif plugin is None:
+                    x = v.tensor.scalar()
+                    if x is not None:
+                        held = state.pending.setdefault(tag, [])
+                        if len(held) < state.MAX_PENDING:
+                            held.append((ev.step, ev.wall_time, x))
+            if v.plugin_name == HPARAMS_PLUGIN and v.plugin_content:
+                try:
+                    out.hparams.update(decode_hparams(v.plugin_content))
+                except (DecodeError, struct.error):
+                    out.undecodable += 1
             if value is None:
                 continue
             recs.append(i)
-            tags.append(col.tag_id(v.tag.encode("utf-8")))
+            tags.append(col.tag_id(tag.encode("utf-8")))
             steps.append(ev.step)
             walls.append(ev.wall_time)
             values.append(value)
@@ -596,6 +640,6 @@ def _finish(col: _Collector, out: DecodedEvents) -> None:
     bounds = np.concatenate(([0], cuts, [len(tag)]))
     for a, b in zip(bounds[:-1], bounds[1:]):
         name = col.tag_names[int(tag[a])]
-        if name is None:
+        if name is None or not b - a:
             continue
         out.scalars[name] = ScalarBatch(step[a:b], wall[a:b], value[a:b])
