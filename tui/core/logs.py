@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import re
+import threading
 import time
+from collections import deque
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from runners.protocol.rundir import PITWALL_LOG, RunPaths
 from runners.protocol import read_run_record
@@ -71,3 +74,114 @@ def follow(path: Path, start: int, should_stop: Callable[[], bool] = lambda: Fal
                 yield data[:cut].decode("utf-8", errors="replace")
                 continue
         time.sleep(poll)
+
+
+# --------------------------------------------------------------------------- for the TUI
+
+ERROR_RE = re.compile(r"Traceback \(most recent call last\)|\b\w*(?:Error|Exception)\b"
+                      r"|\b(?:error|fatal|critical)\b", re.IGNORECASE)
+
+
+def is_error_line(line: str) -> bool:
+    return ERROR_RE.search(line) is not None
+
+
+def find_line(lines: Sequence[str], start: int, match: Callable[[str], bool],
+              forward: bool = True) -> int | None:
+    """Index of the next (or previous) line after ``start`` that ``match``es, wrapping around."""
+    n = len(lines)
+    if n == 0:
+        return None
+    step = 1 if forward else -1
+    i = start
+    for _ in range(n):
+        i = (i + step) % n
+        if match(lines[i]):
+            return i
+    return None
+
+
+def _tail_upto(path: Path, size: int, lines: int) -> str:
+    """The last ``lines`` lines of the first ``size`` bytes of ``path``."""
+    with open(path, "rb") as f:
+        pos, data = size, b""
+        while pos > 0 and data.count(b"\n") <= lines:
+            step = min(CHUNK, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+    data = data[:data.rfind(b"\n") + 1]  # a partial last line is read when it completes
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class LogFollower:
+    """Follows one log from a daemon thread: its last ``backlog`` lines, then what is appended.
+
+    The UI drains complete lines from its render timer; at most ``max_pending`` lines wait
+    (older ones are dropped and counted in ``dropped``).
+    """
+
+    def __init__(self, path: Path, backlog: int = 2000, max_pending: int = 20000,
+                 poll: float = 0.1):
+        self.path = Path(path)
+        self.backlog = backlog
+        self.poll = poll
+        self.dropped = 0
+        self._pending: deque[str] = deque(maxlen=max_pending)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "LogFollower":
+        self._thread = threading.Thread(target=self._run, name="pitwall-log", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def drain(self) -> list[str]:
+        with self._lock:
+            out = list(self._pending)
+            self._pending.clear()
+        return out
+
+    def _push(self, text: str) -> None:
+        lines = text.splitlines()
+        with self._lock:
+            free = self._pending.maxlen - len(self._pending) if self._pending.maxlen else 0
+            if len(lines) > free:
+                self.dropped += len(lines) - free
+            self._pending.extend(lines)
+
+    def _run(self) -> None:
+        start = 0
+        while not self._stop.is_set():
+            try:
+                size = os.stat(self.path).st_size
+                if size:
+                    backlog = _tail_upto(self.path, size, self.backlog)
+                    if backlog:
+                        self._push(backlog)
+                    start = _last_newline_end(self.path, size)
+                break
+            except OSError:
+                self._stop.wait(self.poll)
+        for text in follow(self.path, start, self._stop.is_set, self.poll):
+            self._push(text)
+
+
+def _last_newline_end(path: Path, size: int) -> int:
+    """Offset just after the last newline before ``size`` (a partial line is read later)."""
+    with open(path, "rb") as f:
+        pos = size
+        while pos > 0:
+            step = min(CHUNK, pos)
+            pos -= step
+            f.seek(pos)
+            chunk = f.read(step)
+            i = chunk.rfind(b"\n")
+            if i >= 0:
+                return pos + i + 1
+    return 0

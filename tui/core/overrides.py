@@ -172,3 +172,67 @@ def _unknown(ov: Override, key: str, params: Mapping[str, Any]) -> OverrideError
     hint = (" Did you mean %s?" % " or ".join(repr(c) for c in close)) if close else ""
     return OverrideError("override %r: unknown parameter %r.%s Known: %s. Use +%s=... to add one."
                          % (ov.raw, key, hint, ", ".join(keys) or "(none)", key))
+
+
+# --------------------------------------------------------------------------- as editable text
+
+def format_value(value: Any) -> str:
+    """A parameter value as the text of a ``key=value`` line (YAML flow style)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        parsed = None
+        try:
+            parsed = load_yaml(value)
+        except yaml.YAMLError:
+            pass
+        return value if parsed == value and "#" not in value else yaml.safe_dump(
+            value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+
+
+def flatten_params(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """``{"ppo": {"lr": 3e-4}}`` -> ``[("ppo.lr", "0.0003")]``; lists stay one value."""
+    out: list[tuple[str, str]] = []
+    for k, v in params.items():
+        key = prefix + str(k)
+        if isinstance(v, Mapping) and v:
+            out += flatten_params(v, key + ".")
+        else:
+            out.append((key, format_value(v)))
+    return out
+
+
+def params_text(params: Mapping[str, Any]) -> str:
+    return "\n".join("%s=%s" % kv for kv in flatten_params(params)) + "\n"
+
+
+def overrides_from_text(text: str, params: Mapping[str, Any]) -> list[str]:
+    """The overrides that turn ``params`` into the edited ``key=value`` lines.
+
+    Lines equal to the default give nothing (so a changed line typed above or below the default
+    one wins); of several changed lines for one key the last wins; ``#`` starts a comment line; ``+key=value`` and ``~key`` pass through. A line that is not ``key=value``
+    raises :class:`OverrideError` naming its line number.
+    """
+    defaults = dict(flatten_params(params))
+    chosen: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("~"):
+            chosen[line[1:].strip()] = line
+            continue
+        if "=" not in line:
+            raise OverrideError("line %d: %r is not key=value" % (n, raw.strip()))
+        key, value = line.split("=", 1)
+        key, value = key.strip(), value.strip()
+        bare = key.lstrip("+")
+        if not key.startswith("+") and defaults.get(bare) == value:
+            continue
+        chosen[bare] = "%s=%s" % (key, value)
+    return list(chosen.values())

@@ -1,12 +1,14 @@
-"""Stop, kill, restart and resume the processes of a run.
+"""Stop, kill, restart, resume and delete runs.
 
 Stops go in reverse start order, each role SIGINT → SIGTERM → SIGKILL with its own grace
-periods. ``python -m tui.core.run_control stop RUN_DIR ...`` runs the same sequence detached, so
-a TUI that quits mid-stop still gets the escalation done.
+periods. ``python -m tui.core.run_control stop|restart RUN_DIR ...`` runs the same sequence
+detached, so a TUI that quits mid-stop (or mid-restart) still gets the escalation done.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -132,6 +134,36 @@ def spec_from_record(rec: ProcRecord, stop: StopPolicy) -> ProcessSpec:
                        env=dict(rec.env), stop=stop)
 
 
+def restart_detached(run_dir: Path, roles: list[str] | None = None) -> subprocess.Popen:
+    """:func:`restart` in a detached process (it outlives the caller)."""
+    args = [str(run_dir)]
+    if roles:
+        args += ["--roles", ",".join(roles)]
+    return spawn_detached(python_module_argv("tui.core.run_control", "restart", *args),
+                          RunPaths(run_dir).pitwall_log, cwd=run_dir)
+
+
+def delete_run(run_dir: Path) -> None:
+    """Delete a run directory; refused while any of its processes (or its starter) lives.
+
+    The directory is first renamed to a hidden name in the same root (atomic), so a second
+    control center stops listing it at once and never sees it half deleted.
+    """
+    run_dir = Path(run_dir).absolute()
+    info = load_run(run_dir)
+    alive = [r.role for r in list(info.roles) + list(info.viewers)
+             if r.alive or r.state == "unknown"]
+    st = read_starter_record(run_dir)
+    if st is not None and st.finished_at is None and is_alive(st.pid, st.create_time):
+        alive.append("(its starter)")
+    if alive:
+        raise ControlError("%s still has live processes: %s; stop it first"
+                           % (run_dir.name, ", ".join(alive)))
+    trash = run_dir.parent / (".deleting-%s-%d" % (run_dir.name, os.getpid()))
+    os.rename(run_dir, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def resume(run_dir: Path, checkpoint: Path, progress: Progress = lambda s: None
            ) -> subprocess.Popen:
     """Stop the training roles and start them again from ``checkpoint``."""
@@ -153,8 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--roles", default="")
     s.add_argument("--kill", action="store_true")
     s.add_argument("--reason", default="user")
+    r = sub.add_parser("restart")
+    r.add_argument("run_dir", type=Path)
+    r.add_argument("--roles", default="")
     a = ap.parse_args(argv)
-    roles = [r for r in a.roles.split(",") if r] or None
+    roles = [x for x in a.roles.split(",") if x] or None
+    if a.cmd == "restart":
+        restart(a.run_dir, roles, progress=lambda m: log_event(a.run_dir, m)).wait()
+        return 0
     stop_run(a.run_dir, roles, kill=a.kill, reason=a.reason,
              progress=lambda m: log_event(a.run_dir, m))
     return 0
