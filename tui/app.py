@@ -1,0 +1,378 @@
+"""The Pitwall control center: a Textual app over ``tui.core``.
+
+The app owns one :class:`~tui.core.run_view_model.RunsModel` (a data thread that reads the
+runs root) and one render timer: a few times a second the visible screen reads the model's
+latest snapshots and redraws what changed. Actions (launch, stop, restart, delete, viewers,
+checkpoint choice) run in worker threads that call the core and report back with messages;
+stops and restarts are detached processes, so quitting never cuts one short, and quitting
+never stops a run.
+
+The terminal guard exits cleanly on SIGHUP or when the terminal goes away without one (stdin
+at EOF, the tty hung up, the parent gone): stock Textual 8.2 spins at 100 % CPU there.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from tui.core.run_control import delete_run, restart_detached, stop_detached
+from tui.core.run_checkpoints import select_checkpoint
+from tui.core.run_view_model import RunsModel
+from tui.core.viewers import start_viewer
+
+from .commands import PitwallCommands
+from .keymap import KeymapError, keymap_path, load_keymap
+from .screens.confirm import ConfirmScreen
+from .screens.help import HelpScreen
+from .screens.launch import LaunchScreen
+from .screens.run_view import RunScreen
+from .screens.runs import RunsScreen
+
+TICK_S = 1 / 3           # the render timer (3 Hz)
+GUARD_S = 0.25           # how often the terminal guard looks
+HANGUP_DEADLINE_S = 0.9  # after a hangup, exit at the latest this much later
+
+
+class ModelChanged(Message):
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__()
+
+
+class ActionDone(Message):
+    def __init__(self, text: str, severity: str = "information") -> None:
+        self.text = text
+        self.severity = severity
+        super().__init__()
+
+
+# ====================================================================== terminal guard
+
+class TerminalGuard:
+    """Is the terminal still there? Never reads stdin (Textual's input thread does)."""
+
+    def __init__(self, fd_in: int = 0, fd_out: int = 1) -> None:
+        self.fd_in = fd_in
+        self.fd_out = fd_out
+        self.ppid = os.getppid()
+        self.tty_in = os.isatty(fd_in)
+        self.tty_out = os.isatty(fd_out)
+
+    def gone(self) -> str | None:
+        if os.getppid() != self.ppid:
+            return "the parent process is gone"
+        try:
+            p = select.poll()
+            p.register(self.fd_in, select.POLLIN | select.POLLPRI)
+            for _fd, mask in p.poll(0):
+                if mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    return "stdin hung up"
+        except (OSError, ValueError):
+            return "stdin is closed"
+        if self.tty_in and not os.isatty(self.fd_in):
+            return "stdin is no longer a terminal"
+        if self.tty_out and not os.isatty(self.fd_out):
+            return "stdout is no longer a terminal"
+        return None
+
+
+def _silence_terminal() -> None:
+    """Point stdout/stderr at /dev/null: the restore sequences Textual writes on exit must not
+    block or fail on a terminal that is gone."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    except OSError:
+        pass
+
+
+# ====================================================================== the app
+
+class PitwallApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Pitwall"
+    COMMANDS = App.COMMANDS | {PitwallCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True,
+                id="app.command_palette"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh"),
+    ]
+
+    def __init__(self, root: Path, *, keymap: dict[str, str] | None = None,
+                 clock: Callable[[], float] = time.time, guard_terminal: bool = False,
+                 tick: float = TICK_S, config_dirs: list[Path] | None = None,
+                 use_watchdog: bool = True, cursor_blink: bool = True,
+                 model: RunsModel | None = None) -> None:
+        super().__init__()
+        self.root = Path(root).absolute()
+        self.clock = clock
+        self.tick = tick
+        self.config_dirs = config_dirs
+        self.cursor_blink = cursor_blink
+        self.guard_terminal = guard_terminal
+        self.hangup_reason: str | None = None
+        self._guard: TerminalGuard | None = None
+        self._spawned: list = []
+        self._profile_names: list[str] = []
+        self.model = model or RunsModel(self.root, on_change=self._model_changed, clock=clock,
+                                        use_watchdog=use_watchdog)
+        if model is not None:
+            model.on_change = self._model_changed
+        if keymap:
+            self.set_keymap(keymap)
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        self.model.start()
+        self.push_screen(RunsScreen())
+        self.set_interval(self.tick, self._tick)
+        self._find_profiles()
+        if self.guard_terminal:
+            self._guard = TerminalGuard()
+            self.set_interval(GUARD_S, self._check_terminal)
+            try:
+                import asyncio
+
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGHUP, self.terminal_gone, "SIGHUP")
+            except (NotImplementedError, RuntimeError, ValueError):
+                signal.signal(signal.SIGHUP, lambda *_: self.call_later(
+                    self.terminal_gone, "SIGHUP"))
+
+    def on_unmount(self) -> None:
+        self.model.stop()
+
+    def _model_changed(self, what: str) -> None:
+        """From the model's threads: only what cannot wait for the next tick is posted."""
+        if what in ("checkpoints", "events"):
+            self.post_message(ModelChanged(what))
+
+    @on(ModelChanged)
+    def _on_model_changed(self, msg: ModelChanged) -> None:
+        if msg.what == "checkpoints" and isinstance(self.screen, RunScreen):
+            self.screen.refresh_checkpoints()
+        self._drain_events()
+
+    def _tick(self) -> None:
+        self._drain_events()
+        self._spawned = [p for p in self._spawned if p.poll() is None]
+        screen = self.screen
+        refresh = getattr(screen, "refresh_from_model", None)
+        if refresh is not None:
+            with self.batch_update():
+                refresh()
+
+    def _drain_events(self) -> None:
+        for ev in self.model.drain_events():
+            self.notify(ev.text, severity=ev.severity,  # type: ignore[arg-type]
+                        timeout=8 if ev.severity == "error" else 4)
+
+    # ------------------------------------------------------------------ terminal guard
+    def _check_terminal(self) -> None:
+        if self._guard is not None and self.hangup_reason is None:
+            reason = self._guard.gone()
+            if reason is not None:
+                self.terminal_gone(reason)
+
+    def terminal_gone(self, reason: str) -> None:
+        """Exit now, quietly; the runs go on (they live in their own sessions)."""
+        if self.hangup_reason is not None:
+            return
+        self.hangup_reason = reason
+        _silence_terminal()
+        t = threading.Timer(HANGUP_DEADLINE_S, os._exit, (0,))
+        t.daemon = True
+        t.start()
+        self.model.stop()
+        self.exit(0)
+
+    # ------------------------------------------------------------------ navigation
+    def open_run(self, path: Path, tab: str = "metrics") -> None:
+        path = Path(path)
+        if isinstance(self.screen, RunScreen):
+            if self.screen.path == path:
+                return
+            self.pop_screen()
+        self.push_screen(RunScreen(path, tab))
+
+    def close_run(self) -> None:
+        if isinstance(self.screen, RunScreen):
+            name = self.screen.path.name
+            self.pop_screen()
+            self.model.focus(None)
+            if isinstance(self.screen, RunsScreen):
+                self.screen.select_run(name)
+
+    def open_launch(self, profile: str | None = None) -> None:
+        self.push_screen(LaunchScreen(profile))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(binding_catalog(self._keymap)))
+
+    def action_refresh(self) -> None:
+        self.model.poke()
+        self.model.watcher.wake()
+
+    def profile_names(self) -> list[str]:
+        return list(self._profile_names)
+
+    @work(thread=True, exit_on_error=False, group="profiles")
+    def _find_profiles(self) -> None:
+        from tui.core.profiles import discover_profiles
+
+        self._profile_names = sorted(discover_profiles(self.config_dirs))
+
+    # ------------------------------------------------------------------ actions
+    def _confirm(self, question: str, detail: str, yes: str, then: Callable[[], None]) -> None:
+        def answered(ok: bool | None) -> None:
+            if ok:
+                then()
+        self.push_screen(ConfirmScreen(question, detail, yes), answered)
+
+    def stop_run(self, path: Path, roles: list[str] | None = None, kill: bool = False) -> None:
+        what = ("roles %s of " % ", ".join(roles)) if roles else ""
+        verb = "Kill" if kill else "Stop"
+        detail = ("SIGKILL to the process group at once: the trainer cannot save."
+                  if kill else "SIGINT (the trainer saves), then SIGTERM, then SIGKILL.")
+        self._confirm("%s %s%s?" % (verb, what, path.name), detail, verb,
+                      lambda: self._stop(path, roles, kill))
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _stop(self, path: Path, roles: list[str] | None, kill: bool) -> None:
+        self._spawned.append(stop_detached(path, roles, kill=kill))
+        self.post_message(ActionDone("%s %s%s" % ("killing" if kill else "stopping",
+                                                 path.name, (" " + ",".join(roles))
+                                                 if roles else "")))
+
+    def restart_run(self, path: Path, roles: list[str] | None = None) -> None:
+        what = ("roles %s of " % ", ".join(roles)) if roles else ""
+        self._confirm("Restart %s%s?" % (what, path.name),
+                      "Stops (SIGINT, SIGTERM, SIGKILL), then starts again.", "Restart",
+                      lambda: self._restart(path, roles))
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _restart(self, path: Path, roles: list[str] | None) -> None:
+        self._spawned.append(restart_detached(path, roles))
+        self.post_message(ActionDone("restarting %s" % path.name))
+
+    def delete_run(self, path: Path, live: bool = False) -> None:
+        if live:
+            self.notify("%s is still running: stop it first" % path.name, severity="warning")
+            return
+        self._confirm("Delete %s?" % path.name,
+                      "Removes the run directory: logs, metrics and checkpoints.", "Delete",
+                      lambda: self._delete(path))
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _delete(self, path: Path) -> None:
+        delete_run(path)
+        self.post_message(ActionDone("deleted %s" % path.name))
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def start_viewer(self, path: Path, display: str = "none") -> None:
+        started = start_viewer(path, display)
+        self._spawned.append(started.starter)
+        self.post_message(ActionDone("starting %s for %s (display %s)"
+                                     % (started.viewer_id, path.name, display)))
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def select_checkpoint(self, path: Path, mode: str, ref: str | None) -> None:
+        st = select_checkpoint(path, mode, ref)
+        what = "the newest checkpoint" if mode == "auto" else Path(st.checkpoint_path).name
+        self.post_message(ActionDone("viewers asked to show %s (seq %d)" % (what, st.seq)))
+
+    @on(ActionDone)
+    def _action_done(self, msg: ActionDone) -> None:
+        self.notify(msg.text, severity=msg.severity)  # type: ignore[arg-type]
+        self.model.poke()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "control":
+            err = event.worker.error
+            self.notify("%s" % err, title="failed", severity="error", timeout=10)
+            self.model.poke()
+
+
+# ====================================================================== keys
+
+BINDING_OWNERS: list[tuple[str, str]] = [
+    ("Everywhere", "tui.app:PitwallApp"),
+    ("Runs", "tui.screens.runs:RunsScreen"),
+    ("Runs list", "tui.widgets.run_table:RunTable"),
+    ("Launch", "tui.screens.launch:LaunchScreen"),
+    ("Run view", "tui.screens.run_view:RunScreen"),
+    ("Metrics tab", "tui.screens.panes.metrics:MetricsPane"),
+    ("Logs tab", "tui.screens.panes.logs:LogsPane"),
+    ("Checkpoints tab", "tui.screens.panes.checkpoints:CheckpointsPane"),
+    ("Processes tab", "tui.screens.panes.processes:ProcessesPane"),
+    ("Confirm", "tui.screens.confirm:ConfirmScreen"),
+    ("Help", "tui.screens.help:HelpScreen"),
+]
+
+
+def _owner_class(spec: str) -> type:
+    import importlib
+
+    mod, name = spec.split(":")
+    return getattr(importlib.import_module(mod), name)
+
+
+def key_display(keys: str) -> str:
+    """``question_mark,f1`` -> ``?  f1``; ``ctrl+p`` -> ``^p``."""
+    from textual.keys import format_key
+
+    out = []
+    for key in keys.split(","):
+        *mods, name = key.strip().split("+")
+        text = format_key(name)
+        if "ctrl" in mods:
+            mods.remove("ctrl")
+            text = "^" + text
+        out.append("+".join(mods + [text]))
+    return "  ".join(out)
+
+
+def binding_catalog(keymap: dict[str, str] | None = None) -> list[tuple[str, str, str, str]]:
+    """(where, id, keys, description) of every binding with an id, keymap applied."""
+    keymap = keymap or {}
+    out = []
+    for where, spec in BINDING_OWNERS:
+        for b in _owner_class(spec).__dict__.get("BINDINGS", []):
+            if isinstance(b, Binding) and b.id:
+                keys = keymap.get(b.id, b.key)
+                out.append((where, b.id, key_display(keys), b.description or b.action))
+    return out
+
+
+def known_binding_ids() -> dict[str, str]:
+    return {bid: desc for _, bid, _, desc in binding_catalog()}
+
+
+def run_app(root: Path) -> int:
+    """``pitwall`` with no command: the TUI on ``root`` until the user quits."""
+    try:
+        keymap = load_keymap(keymap_path(), known_binding_ids())
+    except KeymapError as e:
+        sys.stderr.write("pitwall: keymap: %s\n" % e)
+        return 2
+    app = PitwallApp(root, keymap=keymap, guard_terminal=True)
+    rc = app.run()
+    return int(rc or 0)

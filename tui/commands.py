@@ -1,0 +1,56 @@
+"""The command palette (ctrl+p): open a run, launch a profile, switch tabs, act on the run."""
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Iterator, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from tui.app import PitwallApp
+
+Command = tuple[str, Callable[[], object], str]
+MAX_RUNS = 500
+
+
+class PitwallCommands(Provider):
+    @property
+    def papp(self) -> "PitwallApp":
+        return cast("PitwallApp", self.app)
+
+    def commands(self) -> Iterator[Command]:
+        from tui.screens.run_view import RunScreen
+
+        app = self.papp
+        screen = self.screen
+        if isinstance(screen, RunScreen):
+            path = screen.path
+            yield ("Back to the runs list", app.close_run, "leave this run's view")
+            for tab in ("metrics", "logs", "checkpoints", "processes"):
+                yield ("Show %s" % tab, partial(screen.action_tab, tab), "tab of this run")
+            yield ("Start a viewer for this run", partial(app.start_viewer, path),
+                   "headless (display none)")
+            yield ("Checkpoints: auto mode", partial(app.select_checkpoint, path, "auto", None),
+                   "viewers follow the newest checkpoint")
+            yield ("Stop this run", partial(app.stop_run, path), "SIGINT, SIGTERM, SIGKILL")
+            yield ("Restart this run", partial(app.restart_run, path), "stop, then start again")
+        yield ("Launch a run", app.open_launch, "pick a profile and edit its parameters")
+        for name in app.profile_names():
+            yield ("Launch profile %s" % name, partial(app.open_launch, name),
+                   "open the launch screen on it")
+        yield ("Keys and help", app.action_help, "every binding and its id")
+        for row in app.model.runs.rows[:MAX_RUNS]:
+            yield ("Open run %s" % row.name, partial(app.open_run, row.path),
+                   "%s  %s" % (row.status_text, row.profile))
+        yield ("Quit Pitwall", app.action_quit, "runs keep running")
+
+    async def discover(self) -> Hits:
+        for name, cb, help_text in self.commands():
+            yield DiscoveryHit(name, cb, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, cb, help_text in self.commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), cb, help=help_text)

@@ -1,0 +1,1 @@
+"""The screens of the control center: runs, launch, run view, help, confirm."""

@@ -1,0 +1,123 @@
+"""Checkpoints of the run: live list, Auto / Manual, load one, what each viewer really shows."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tui.core.run_view_model import RunDetail, ViewerRow
+from tui.widgets.checkpoint_list import CheckpointList
+
+if TYPE_CHECKING:
+    from tui.app import PitwallApp
+
+
+def viewer_line(v: ViewerRow) -> str:
+    name = "[b]%s[/b]" % v.id
+    if not v.alive:
+        return "%s  [dim]%s%s[/dim]" % (name, v.process or "gone",
+                                        ("  last showed " + v.checkpoint) if v.checkpoint else "")
+    if v.ack_state is None:
+        state = "[red]NO ACK: never reported[/red]" if v.no_ack else "[yellow]starting[/yellow]"
+        return "%s  %s  pid-alive" % (name, state)
+    parts = [name, v.ack_state]
+    if v.checkpoint:
+        parts.append("shows [b]%s[/b]" % v.checkpoint)
+        if v.step is not None:
+            parts.append("step %d" % v.step)
+    else:
+        parts.append("no checkpoint loaded yet")
+    if v.seq is not None:
+        parts.append("seq %d" % v.seq)
+    if v.no_ack:
+        parts.append("[b red]NO ACK[/b red] for the latest request")
+    elif v.pending:
+        parts.append("[yellow]switching ...[/yellow]")
+    else:
+        parts.append("[green]✓[/green]")
+    if v.stale:
+        parts.append("[red]no heartbeat[/red]")
+    if v.episode_return is not None:
+        parts.append("return %.4g" % v.episode_return)
+    if v.error:
+        parts.append("[red]%s[/red]" % v.error.replace("[", r"\["))
+    return "  ".join(parts)
+
+
+class CheckpointsPane(Vertical):
+    BINDINGS = [
+        Binding("enter", "load", "Load", id="checkpoints.load"),
+        Binding("a", "auto", "Auto mode", id="checkpoints.auto"),
+        Binding("m", "manual", "Manual: pin", id="checkpoints.manual"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="pane-checkpoints")
+        self.detail: RunDetail | None = None
+        self._key: object = None
+
+    @property
+    def papp(self) -> "PitwallApp":
+        return cast("PitwallApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="ckpt-mode")
+        yield CheckpointList(id="ckpt-list")
+        yield Static("", id="ckpt-viewers")
+
+    def focus_main(self) -> None:
+        self.query_one(CheckpointList).focus()
+
+    def show(self, detail: RunDetail) -> None:
+        self.detail = detail
+        key = (detail.checkpoints.version, detail.state, detail.state_error, detail.viewers,
+               detail.headline)
+        if key == self._key:
+            return
+        self._key = key
+        self.query_one(CheckpointList).show(detail)
+        st = detail.state
+        if detail.state_error:
+            mode = "[red]state file unreadable: %s[/red]" % detail.state_error.replace("[", r"\[")
+        elif st is None:
+            mode = "Mode [b]AUTO[/b] (no state file yet: viewers follow the newest checkpoint)"
+        elif st.mode == "auto":
+            mode = "Mode [b green]AUTO[/b green]: viewers follow the newest checkpoint  (seq %d)" \
+                % st.seq
+        else:
+            mode = "Mode [b yellow]MANUAL[/b yellow]: viewers show [b]%s[/b]  (seq %d)" % (
+                detail.requested, st.seq)
+        n = len(detail.checkpoints.history)
+        mode += "   %d saved" % n
+        self.query_one("#ckpt-mode", Static).update(mode)
+        if detail.viewers:
+            text = "\n".join(viewer_line(v) for v in detail.viewers)
+        else:
+            text = "[dim]no viewer: press v to start one (display none = headless)[/dim]"
+        self.query_one("#ckpt-viewers", Static).update(text)
+
+    def _selected(self) -> str | None:
+        return self.query_one(CheckpointList).current_key
+
+    def action_load(self) -> None:
+        name = self._selected()
+        if name is None or self.detail is None:
+            self.notify("no checkpoint yet", severity="warning")
+            return
+        if name == "latest.pth":
+            self.papp.select_checkpoint(self.detail.path, "auto", None)
+        else:
+            self.papp.select_checkpoint(self.detail.path, "manual", name)
+
+    def action_manual(self) -> None:
+        self.action_load()
+
+    def action_auto(self) -> None:
+        if self.detail is not None:
+            self.papp.select_checkpoint(self.detail.path, "auto", None)
+
+    def on_data_table_row_selected(self) -> None:
+        self.action_load()

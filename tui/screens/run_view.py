@@ -1,0 +1,143 @@
+"""The run view: metrics, logs, checkpoints and processes of one run, as tabs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from tui.core.run_view_model import RunDetail
+from tui.widgets.formatting import status_style
+
+from .panes.checkpoints import CheckpointsPane
+from .panes.logs import LogsPane
+from .panes.metrics import MetricsPane
+from .panes.processes import ProcessesPane
+
+if TYPE_CHECKING:
+    from tui.app import PitwallApp
+
+TABS = ("metrics", "logs", "checkpoints", "processes")
+
+
+class RunScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="run.back"),
+        Binding("1", "tab('metrics')", "Metrics", show=False, id="run.metrics"),
+        Binding("2", "tab('logs')", "Logs", show=False, id="run.logs"),
+        Binding("3", "tab('checkpoints')", "Checkpoints", show=False, id="run.checkpoints"),
+        Binding("4", "tab('processes')", "Processes", show=False, id="run.processes"),
+        Binding("v", "viewer", "Viewer", id="run.viewer"),
+        Binding("S", "stop", "Stop run", id="run.stop"),
+        Binding("K", "kill", "Kill run", show=False, id="run.kill"),
+        Binding("R", "restart", "Restart run", show=False, id="run.restart"),
+    ]
+
+    def __init__(self, path: Path, tab: str = "metrics") -> None:
+        super().__init__(id="run-screen")
+        self.path = Path(path)
+        self.initial_tab = tab if tab in TABS else "metrics"
+        self._title_key: object = None
+
+    @property
+    def papp(self) -> "PitwallApp":
+        return cast("PitwallApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]%s[/b]  loading ..." % self.path.name, id="run-title",
+                     classes="title-bar")
+        with TabbedContent(initial=self.initial_tab, id="run-tabs"):
+            with TabPane("1 Metrics", id="metrics"):
+                yield MetricsPane()
+            with TabPane("2 Logs", id="logs"):
+                yield LogsPane()
+            with TabPane("3 Checkpoints", id="checkpoints"):
+                yield CheckpointsPane()
+            with TabPane("4 Processes", id="processes"):
+                yield ProcessesPane()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.papp.model.focus(self.path)
+        self.call_after_refresh(self._focus_pane)
+        self.refresh_from_model()
+
+    def on_screen_resume(self) -> None:
+        self.papp.model.focus(self.path)
+
+    # ------------------------------------------------------------------ rendering
+    @property
+    def active(self) -> str:
+        return self.query_one(TabbedContent).active or "metrics"
+
+    def pane(self, tab: str | None = None):
+        return self.query_one("#pane-" + (tab or self.active))
+
+    def refresh_from_model(self, only: str | None = None) -> None:
+        detail = self.papp.model.detail
+        if detail is None or detail.path != self.path:
+            return
+        self._title(detail)
+        logs = cast(LogsPane, self.pane("logs"))
+        if self.active == "logs" or logs.role is None:
+            logs.show(detail)
+        else:
+            logs.drain()
+        if only is None or only == self.active:
+            self.pane().show(detail)
+
+    def refresh_checkpoints(self) -> None:
+        """A checkpoint was saved: show it now, not at the next render tick."""
+        if self.active == "checkpoints":
+            detail = self.papp.model.detail
+            if detail is not None and detail.path == self.path:
+                cast(CheckpointsPane, self.pane("checkpoints")).show(detail)
+
+    def _title(self, d: RunDetail) -> None:
+        alive = sum(1 for r in d.roles if r.alive and not r.is_viewer)
+        total = sum(1 for r in d.roles if not r.is_viewer)
+        viewers = sum(1 for v in d.viewers if v.alive)
+        key = (d.name, d.status_text, alive, total, viewers, d.profile)
+        if key == self._title_key:
+            return
+        self._title_key = key
+        style = status_style(d.status) or "bold"
+        text = "[b]%s[/b]  [%s]%s[/]  %s  roles %d/%d" % (
+            d.name, style, d.status_text, d.profile, alive, total)
+        if viewers:
+            text += "  viewers %d" % viewers
+        self.query_one("#run-title", Static).update(text)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_pane()
+        self.refresh_from_model()
+
+    def _focus_pane(self) -> None:
+        try:
+            self.pane().focus_main()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ keys
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_back(self) -> None:
+        self.papp.close_run()
+
+    def action_viewer(self) -> None:
+        self.papp.start_viewer(self.path)
+
+    def action_stop(self) -> None:
+        self.papp.stop_run(self.path)
+
+    def action_kill(self) -> None:
+        self.papp.stop_run(self.path, kill=True)
+
+    def action_restart(self) -> None:
+        self.papp.restart_run(self.path)

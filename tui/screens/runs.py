@@ -1,0 +1,170 @@
+"""The runs screen: every run under the root, live, filterable; the place every action starts."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from tui.core.run_view_model import RunRow
+from tui.widgets.run_table import RunTable
+
+if TYPE_CHECKING:
+    from tui.app import PitwallApp
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="runs.open"),
+        Binding("slash", "filter", "Filter", id="runs.filter"),
+        Binding("l", "launch", "Launch", id="runs.launch"),
+        Binding("v", "viewer", "Viewer", id="runs.viewer"),
+        Binding("s", "stop", "Stop", id="runs.stop"),
+        Binding("K", "kill", "Kill", id="runs.kill", show=False),
+        Binding("R", "restart", "Restart", id="runs.restart", show=False),
+        Binding("D", "delete", "Delete", id="runs.delete", show=False),
+        Binding("escape", "clear_filter", "Clear filter", id="runs.clear_filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="runs-screen")
+        self._version = -1
+        self._filter = ""
+
+    @property
+    def papp(self) -> "PitwallApp":
+        return cast("PitwallApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="runs-title", classes="title-bar")
+        yield Input(placeholder="filter runs: words in name, profile, status  (esc clears)",
+                    id="runs-filter")
+        yield RunTable(self.papp.clock, id="runs-table")
+        yield Static(id="runs-status", classes="status-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#runs-filter", Input).display = False
+        self.table.focus()
+        self.refresh_from_model()
+
+    @property
+    def table(self) -> RunTable:
+        return self.query_one("#runs-table", RunTable)
+
+    # ------------------------------------------------------------------ rendering
+    def refresh_from_model(self) -> None:
+        snap = self.papp.model.runs
+        table = self.table
+        if snap.version != self._version:
+            self._version = snap.version
+            rows = tuple(r for r in snap.rows if not self._filter or r.matches(self._filter))
+            table.set_rows(rows)
+            self._title(len(snap.rows), sum(1 for r in snap.rows if r.live), len(rows))
+            self._status(table.current)
+        else:
+            table.refresh_cells()
+        self.papp.model.set_visible(table.visible_names())
+
+    def _title(self, total: int, live: int, shown: int) -> None:
+        text = "[b]Pitwall[/b]  %s   [b]%d[/b] runs, [green]%d live[/green]" % (
+            self.papp.root, total, live)
+        if self._filter:
+            text += "   filter [b]%s[/b]: %d shown" % (self._filter, shown)
+        self.query_one("#runs-title", Static).update(text)
+
+    def _status(self, row: RunRow | None) -> None:
+        if row is None:
+            text = "No runs under this root yet: press [b]l[/b] to launch one."
+        elif row.error:
+            text = "[red]%s[/red]" % _escape(row.error)
+        else:
+            text = "%s  %s  %s" % (row.name, row.profile or "", row.status_text)
+            if row.headline and row.headline_value is not None:
+                text += "  %s=%.4g" % (row.headline, row.headline_value)
+            if row.checkpoint:
+                text += "  newest %s" % row.checkpoint
+        self.query_one("#runs-status", Static).update(text)
+
+    @on(RunTable.Highlighted)
+    def _highlighted(self, event: RunTable.Highlighted) -> None:
+        self._status(self.table.current)
+        self.papp.model.set_visible(self.table.visible_names())
+
+    @on(RunTable.Selected)
+    def _selected(self, event: RunTable.Selected) -> None:
+        self.action_open()
+
+    # ------------------------------------------------------------------ filter
+    def action_filter(self) -> None:
+        inp = self.query_one("#runs-filter", Input)
+        inp.display = True
+        inp.focus()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._filter = event.value.strip()
+        self._version = -1
+        self.refresh_from_model()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        inp = self.query_one("#runs-filter", Input)
+        if inp.value:
+            inp.value = ""
+        inp.display = False
+        self.table.focus()
+
+    # ------------------------------------------------------------------ actions
+    def _current(self) -> RunRow | None:
+        row = self.table.current
+        if row is None:
+            self.notify("no run selected", severity="warning")
+        return row
+
+    def action_open(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.papp.open_run(row.path)
+
+    def action_launch(self) -> None:
+        self.papp.open_launch()
+
+    def action_viewer(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.papp.start_viewer(row.path)
+
+    def action_stop(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.papp.stop_run(row.path)
+
+    def action_kill(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.papp.stop_run(row.path, kill=True)
+
+    def action_restart(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.papp.restart_run(row.path)
+
+    def action_delete(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.papp.delete_run(row.path, live=row.live or row.viewers_alive > 0)
+
+    def select_run(self, name: str) -> None:
+        self.refresh_from_model()
+        self.table.select_name(name)
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")

@@ -1,0 +1,246 @@
+"""A line plot in braille dots, drawn from min/max columns the metric store already reduced.
+
+Each character cell holds 2 x 4 dots, so a plot ``w`` cells wide shows ``2 w`` columns of the
+series: for every column the dots from its minimum to its maximum are set (nothing is lost to
+decimation, a spike stays a spike) and consecutive columns are joined. The raw series is drawn
+faint under the smoothed one, as TensorBoard does; checkpoint saves are ticks on the x axis and
+colour the curve where they happened.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tui.core.metrics import Columns
+
+from .formatting import human_int, num
+
+Y_AXIS = 8          # cells for the y labels and the axis line
+_WEIGHTS = np.array([[1, 8], [2, 16], [4, 32], [64, 128]], dtype=np.int64)
+
+MAIN = Style(color="bright_cyan")
+RAW = Style(color="grey42")
+MARK = Style(color="yellow", bold=True)
+AXIS = Style(color="grey50")
+TITLE = Style(bold=True)
+
+
+@dataclass
+class PlotData:
+    title: str
+    x_mode: str = "step"                  # step | relative (seconds)
+    main: Columns | None = None           # the smoothed series
+    raw: Columns | None = None            # the series as logged (drawn faint)
+    markers: list[float] = field(default_factory=list)   # x of checkpoint saves
+    latest: float | None = None
+    smoothing: float = 0.0
+    note: str = ""
+
+
+def _rows_for(cols: Columns, y0: float, y1: float, nrows: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dot rows (0 = top) of each column's max, min and last value; -1 where empty."""
+    def to_row(v: np.ndarray) -> np.ndarray:
+        r = np.full(len(v), -1, dtype=np.int64)
+        ok = np.isfinite(v)
+        r[ok] = np.clip(np.rint((y1 - v[ok]) / (y1 - y0) * (nrows - 1)), 0, nrows - 1)
+        return r
+    return to_row(cols.ymax), to_row(cols.ymin), to_row(cols.ylast), cols.count
+
+
+def draw_dots(cols: Columns, y0: float, y1: float, nrows: int) -> np.ndarray:
+    """A (nrows, columns) boolean dot grid of one series: each column from its min to its max,
+    joined to the previous point (straight across columns that hold no point)."""
+    top, bottom, last, count = _rows_for(cols, y0, y1, nrows)
+    dots = np.zeros((nrows, len(count)), dtype=bool)
+    prev_c, prev = -1, -1
+    for c in range(len(count)):
+        if count[c] <= 0 or top[c] < 0:
+            continue
+        a, b = int(top[c]), int(bottom[c])
+        if prev >= 0:
+            first = (a + b) // 2 if count[c] > 1 else int(last[c])
+            gap = c - prev_c
+            r_before = prev
+            for k in range(1, gap):   # the columns in between: a straight line
+                r = int(round(prev + (first - prev) * k / gap))
+                lo, hi = min(r, r_before), max(r, r_before)
+                dots[lo:hi + 1, prev_c + k] = True
+                r_before = r
+            a, b = min(a, r_before), max(b, r_before)
+        dots[a:b + 1, c] = True
+        prev_c, prev = c, int(last[c])
+    return dots
+
+
+def braille(dots: np.ndarray) -> np.ndarray:
+    """(4h, 2w) dots -> (h, w) braille code offsets (0 = empty cell)."""
+    h, w = dots.shape[0] // 4, dots.shape[1] // 2
+    d = dots[:h * 4, :w * 2].reshape(h, 4, w, 2).astype(np.int64)
+    return np.einsum("iajb,ab->ij", d, _WEIGHTS)
+
+
+def y_range(*cols: Columns | None) -> tuple[float, float] | None:
+    rs = [c.y_range() for c in cols if c is not None]
+    rs = [r for r in rs if r is not None]
+    if not rs:
+        return None
+    lo, hi = min(r[0] for r in rs), max(r[1] for r in rs)
+    if hi - lo < 1e-12 * max(1.0, abs(hi)):
+        pad = max(abs(hi) * 0.05, 1e-6)
+        return lo - pad, hi + pad
+    pad = (hi - lo) * 0.04
+    return lo - pad, hi + pad
+
+
+def x_label(v: float, mode: str) -> str:
+    if mode == "step":
+        return human_int(int(round(v)))
+    s = int(round(v))
+    if abs(s) >= 3600:
+        return "%dh%02dm" % (s // 3600, (s % 3600) // 60)
+    if abs(s) >= 60:
+        return "%dm%02ds" % (s // 60, s % 60)
+    return "%ds" % s
+
+
+def _fit(codes: np.ndarray, rows: int, width: int) -> np.ndarray:
+    """Codes cropped or padded to the plot area (data drawn for another size is kept)."""
+    out = np.zeros((rows, width), dtype=np.int64)
+    h, w = min(rows, codes.shape[0]), min(width, codes.shape[1])
+    out[:h, :w] = codes[:h, :w]
+    return out
+
+
+def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
+    """The whole plot as strips (title, plot rows, x axis)."""
+    blank = [Strip.blank(width) for _ in range(height)]
+    if height < 3 or width < Y_AXIS + 4:
+        return blank
+    strips: list[Strip] = []
+    title = " " + (data.title if data else "")
+    if data is not None and data.latest is not None:
+        title += "  " + num(data.latest, 10)
+    if data is not None and data.smoothing > 0:
+        title += "  (ema %.2f)" % data.smoothing
+    strips.append(Strip([Segment(title[:width].ljust(width), TITLE)]))
+    rows = height - 2
+    plot_w = width - Y_AXIS
+    main = data.main if data else None
+    raw = data.raw if data else None
+    yr = y_range(main, raw)
+    if data is None or main is None or yr is None:
+        note = (data.note if data and data.note else "no data yet")
+        for j in range(rows):
+            text = ("  " + note) if j == rows // 2 else ""
+            strips.append(Strip([Segment(text[:width].ljust(width), Style(dim=True))]))
+        strips.append(Strip([Segment(" " * width)]))
+        return strips
+    y0, y1 = yr
+    nrows = rows * 4
+    main_codes = _fit(braille(draw_dots(main, y0, y1, nrows)), rows, plot_w)
+    raw_codes = _fit(braille(draw_dots(raw, y0, y1, nrows)), rows, plot_w) \
+        if raw is not None and raw.columns == main.columns else np.zeros_like(main_codes)
+    lo, hi = main.lo, main.hi
+    ncols = main.columns
+    mark_cells: set[int] = set()
+    mark_hit: set[tuple[int, int]] = set()
+    _, _, last_rows, count = _rows_for(main, y0, y1, nrows)
+    for x in data.markers:
+        if not (lo <= x <= hi):
+            continue
+        c = min(ncols - 1, int((x - lo) / (hi - lo) * ncols)) if hi > lo else 0
+        cell = c // 2
+        if cell >= plot_w:
+            continue
+        mark_cells.add(cell)
+        # colour the curve at the save: the nearest column with data
+        for cc in (c, c - 1, c + 1, c - 2, c + 2):
+            if 0 <= cc < ncols and count[cc] > 0 and last_rows[cc] >= 0:
+                mark_hit.add((int(last_rows[cc]) // 4, cell))
+                break
+    labels = {0: num(y1, Y_AXIS - 2), rows - 1: num(y0, Y_AXIS - 2)}
+    if rows >= 5:
+        labels[rows // 2] = num((y0 + y1) / 2, Y_AXIS - 2)
+    for j in range(rows):
+        lab = labels.get(j, "")
+        segs = [Segment(lab.rjust(Y_AXIS - 2) + " ┤" if lab else " " * (Y_AXIS - 1) + "│",
+                        AXIS)]
+        run_text, run_style = [], None
+        for i in range(plot_w):
+            m, r = int(main_codes[j, i]), int(raw_codes[j, i])
+            code = m | r
+            ch = chr(0x2800 + code) if code else " "
+            style = MARK if (j, i) in mark_hit else (MAIN if m else RAW)
+            if style is not run_style and run_text:
+                segs.append(Segment("".join(run_text), run_style))
+                run_text = []
+            run_style = style
+            run_text.append(ch)
+        if run_text:
+            segs.append(Segment("".join(run_text), run_style))
+        strips.append(Strip(segs).crop_extend(0, width, Style()))
+    # x axis: ticks at checkpoint saves, the range at both ends
+    axis = ["─"] * plot_w
+    for cell in mark_cells:
+        axis[cell] = "┴"
+    left, right = x_label(lo, data.x_mode), x_label(hi, data.x_mode)
+    if data.x_mode != "step":
+        right += " (t)"
+    segs = [Segment(left.rjust(Y_AXIS - 2)[:Y_AXIS - 2] + " └", AXIS)]
+    body = "".join(axis)
+    room = plot_w - len(right) - 1
+    if room > 4:
+        body = body[:room] + " " + right
+    # colour the ticks
+    cur, cur_style = [], None
+    for i, ch in enumerate(body):
+        st = MARK if ch == "┴" and i < room else AXIS
+        if st is not cur_style and cur:
+            segs.append(Segment("".join(cur), cur_style))
+            cur = []
+        cur_style = st
+        cur.append(ch)
+    if cur:
+        segs.append(Segment("".join(cur), cur_style))
+    strips.append(Strip(segs).crop_extend(0, width, Style()))
+    return strips
+
+
+class LinePlot(Widget):
+    """Shows a :class:`PlotData`; the screen computes it from the metric store."""
+
+    DEFAULT_CSS = """
+    LinePlot { height: 1fr; min-height: 6; }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.data: PlotData | None = None
+        self._strips: list[Strip] = []
+        self._drawn = (0, 0)
+
+    @property
+    def dot_columns(self) -> int:
+        """How many series columns the plot area shows (2 per cell)."""
+        return max(2, (self.size.width - Y_AXIS) * 2)
+
+    def set_data(self, data: PlotData | None) -> None:
+        self.data = data
+        self._strips = []
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        size = (self.size.width, self.size.height)
+        if not self._strips or size != self._drawn:
+            self._drawn = size
+            self._strips = render_plot(self.data, *size)
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width)
