@@ -158,6 +158,37 @@ def test_corruption_in_a_real_file_is_skipped_and_counted(tmp_path):
     assert src.status.skipped["corrupt bytes at the end of a file"] > 0
 
 
+def test_a_huge_record_is_stepped_over_unread(tmp_path):
+    import struct
+
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    from tui.core.metrics.tfrecord import MAX_RECORD, masked_crc32c
+
+    from .tfrecords import frame
+
+    def scalar(step):
+        return frame(event_pb2.Event(wall_time=1.0, step=step, summary=summary_pb2.Summary(
+            value=[summary_pb2.Summary.Value(tag="s", simple_value=step)])).SerializeToString())
+
+    n = MAX_RECORD + 1000                   # an "image": a sound header, data never read
+    head = struct.pack("<Q", n)
+    f = tmp_path / "events.out.tfevents.1.x"
+    with open(f, "wb") as out:
+        out.write(scalar(1) + head + struct.pack("<I", masked_crc32c(head)))
+    src = TensorBoardDirSource(tmp_path, recursive=False)
+    assert src.poll().scalars["s"].steps.tolist() == [1]
+    assert src.poll().scalars == {}         # the big record is not complete yet: wait
+    with open(f, "r+b") as out:             # sparse: the record's data and footer, then more
+        out.seek(len(scalar(1)) + 12 + n + 4)
+        out.write(scalar(2))
+    got = []
+    for _ in range(3):
+        got += [int(s) for b in src.poll().scalars.values() for s in b.steps]
+    assert got == [2]
+    assert src.status.skipped["record too large to read"] == 1
+
+
 @pytest.fixture(scope="module")
 def rl_games_run(tmp_path_factory):
     """A real rl_games PPO training on CPU (a few seconds): its summaries/ and stdout."""

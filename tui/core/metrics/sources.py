@@ -26,7 +26,7 @@ from tui.core.metric_specs import CsvSource, JsonlSource, StdoutSource, TensorBo
 from .event_decode import DecoderState, ScalarBatch, TextPoint, decode_events
 from .line_patterns import CompiledPattern, compile_patterns
 from .tail import FileTail, LineTail, TailRead
-from .tfrecord import MAX_RECORD, scan_records
+from .tfrecord import MAX_RECORD, OVERHEAD, scan_records
 
 DEFAULT_STEP_COLUMNS = ("step", "global_step", "epoch", "iteration")
 _ANSI = None
@@ -458,7 +458,8 @@ class TensorBoardDirSource(MetricSource):
     def _poll_file(self, ef: _EventFile, merged: dict[str, list[ScalarBatch]],
                    out: PollResult) -> bool:
         st = self.status
-        want = max(self.chunk, min(ef.need, MAX_RECORD + 16))
+        # a record too large to read is stepped over once the file holds all of it
+        want = max(self.chunk, ef.need) if ef.need <= MAX_RECORD + OVERHEAD else self.chunk
         r = ef.tail.read(want)
         if ef.tail.error:
             st.error = ef.tail.error
@@ -480,6 +481,18 @@ class TensorBoardDirSource(MetricSource):
                            % (ef.path.name, scan.garbage_bytes, r.offset + consumed))
         if scan.oversized:
             st.skip("record too large to read", len(scan.oversized))
+        if scan.need > MAX_RECORD + OVERHEAD and r.size >= r.offset + consumed + scan.need:
+            # a huge record (an image, a graph) with a sound header: step over it unread
+            st.skip("record too large to read", 1,
+                    detail="%s: a %d-byte record at offset %d"
+                           % (ef.path.name, scan.need - OVERHEAD, r.offset + consumed))
+            ef.tail.consume(consumed + scan.need)
+            st.bytes_read += consumed + scan.need
+            ef.need = 0
+            data = data[:consumed]
+            skip_to = True
+        else:
+            skip_to = False
         if scan.stalled_on_garbage:
             # garbage at the end: maybe a write in progress (NFS shows pages out of order).
             # If it is still there at the next poll with the file not grown, report it once.
@@ -507,6 +520,8 @@ class TensorBoardDirSource(MetricSource):
             if dec.hparams:
                 self.hparams.update(dec.hparams)
                 out.hparams.update(dec.hparams)
+        if skip_to:
+            return True
         ef.tail.consume(consumed)
         st.bytes_read += consumed
         return r.offset + consumed < r.size and (consumed > 0 or ef.need > len(data))
