@@ -70,7 +70,7 @@ def _process_spec(rp: ResolvedProfile, role: RoleSpec, run_dir: Path, order: int
         RUNNER_RESUME_ARGS if role.runner is not None and role.mode == "train" else [])
     resume = [a if "{checkpoint}" in a else render(a, ctx, rp.path, where + ".resume_args")
               for a in resume]
-    return ProcessSpec(role=role.role, argv=argv, cwd=cwd, kind="train", env=env, order=order,
+    return ProcessSpec(role=role.role, argv=argv, cwd=cwd, kind=role.kind, env=env, order=order,
                        ready=ready, ready_timeout=role.ready.timeout if role.ready else 120.0,
                        stop=StopPolicy(role.stop.sigint_grace, role.stop.sigterm_grace),
                        resume_args=resume)

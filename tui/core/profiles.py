@@ -94,6 +94,7 @@ class _Command(_Model):
 class RoleSpec(_Command):
     role: str = "train"
     mode: Literal["train", "play"] = "train"
+    kind: Literal["train", "aux"] = "train"  # aux: a helper process (e.g. tui.core.seed_relay)
     ready: ReadySpec | None = None
     resume_args: list[str] | None = None   # default for runners: ["--resume", "{checkpoint}"]
 
@@ -115,6 +116,28 @@ class CheckpointSpec(_Model):
     atomic: bool = True          # written atomically (native); False: wait until stable
 
 
+class OutputDiscoverySpec(_Model):
+    """A trainer that picks its own output directory and names it in its log (the seed's
+    IsaacGymEnvs ``train_play.py``: ``Training will save to: runs/<dir>``). The newest line of
+    ``logs/<role>.log`` that matches ``regex`` gives the directory (group ``dir``; a relative
+    path is taken from the role's working directory); it is recorded in ``artifacts.json``
+    and checkpoints, the state file and metric files are then looked up there. See
+    ``tui.core.output_discovery`` and ``docs/isaacgym.md``."""
+    role: str = "train"
+    regex: str = r"Training will save to: (?P<dir>\S+)"
+
+    @field_validator("regex")
+    @classmethod
+    def _has_dir_group(cls, v: str) -> str:
+        try:
+            rx = re.compile(v)
+        except re.error as e:
+            raise ValueError("not a valid regex (%s)" % e)
+        if "dir" not in rx.groupindex:
+            raise ValueError("the regex needs a named group 'dir'")
+        return v
+
+
 class Profile(_Model):
     description: str = ""
     backend: str
@@ -128,6 +151,7 @@ class Profile(_Model):
         default_factory=lambda: [JsonlSource(kind="jsonl", path="metrics.jsonl")])
     headline: str | None = None       # the tag shown in the runs list
     checkpoints: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    output_discovery: OutputDiscoverySpec | None = None   # the trainer names its output dir
 
     @model_validator(mode="after")
     def _unique_roles(self) -> "Profile":

@@ -8,6 +8,8 @@ from runners.protocol import (CheckpointInfo, CheckpointState, ProtocolError, Ru
                               list_checkpoints, output_dir, read_run_record, read_state,
                               write_state)
 
+from .output_discovery import ensure_output_dir
+
 
 @dataclass(frozen=True)
 class CheckpointLayout:
@@ -21,7 +23,10 @@ class CheckpointLayout:
 def layout(run_dir: Path, record: RunRecord | None = None) -> CheckpointLayout:
     record = record or read_run_record(run_dir)
     spec = record.profile.get("checkpoints") or {}
-    out = output_dir(run_dir)
+    # a trainer that names its own output dir (profile field output_discovery): find it now
+    # if no relay process has recorded it yet
+    out = ensure_output_dir(run_dir, record) if record.profile.get("output_discovery") \
+        else output_dir(run_dir)
     d = str(spec.get("dir", "nn"))
     nn_dir = Path(d) if Path(d).is_absolute() else out / d
     latest = str(spec.get("latest", "latest.pth"))
