@@ -195,7 +195,7 @@ def test_concurrent_appends_and_reads_stay_consistent():
                 assert np.all(np.diff(snap.steps) > 0)
                 assert np.array_equal(snap.values, snap.steps * 2.0)
                 c = store.downsample("r", "x", 40, smoothing=0.6)
-                assert c is not None and c.count.sum() >= len(snap.steps)
+                assert c is not None and 0 < c.count.sum() <= 64 + 16 + 128 + 2
         except Exception as e:             # pragma: no cover - reported below
             errors.append(e)
 
