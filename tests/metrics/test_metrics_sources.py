@@ -243,6 +243,44 @@ def test_overlong_garbage_line_is_dropped_and_counted(tmp_path):
 
 # ---------------------------------------------------------------------------------- fuzz
 
+KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_./]{0,15}", fullmatch=True)
+NUMS = st.floats(allow_nan=False, allow_infinity=False, width=32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fps=st.tuples(*[st.integers(0, 10 ** 7)] * 3), epoch=st.integers(0, 10 ** 6),
+       max_epochs=st.one_of(st.none(), st.integers(-1, 10 ** 6)),
+       frames=st.integers(0, 10 ** 12), max_frames=st.one_of(st.none(), st.integers(0, 10 ** 12)))
+def test_fuzz_rl_games_lines_round_trip(fps, epoch, max_epochs, frames, max_frames):
+    line = "fps step: %d fps step and policy inference: %d fps total: %d epoch: %s frames: %s" % (
+        fps + ("%d" % epoch + ("" if max_epochs is None else "/%d" % max_epochs),
+               "%d" % frames + ("" if max_frames is None else "/%d" % max_frames)))
+    m = compile_patterns("rl_games", [])[0].match(line)
+    assert m is not None and m.step == frames and m.bad_values == 0
+    assert dict(m.metrics) == {"performance/step_fps": fps[0],
+                               "performance/step_inference_fps": fps[1],
+                               "performance/total_fps": fps[2], "info/epoch": epoch}
+
+
+@settings(max_examples=200, deadline=None)
+@given(step=st.integers(0, 10 ** 12), pairs=st.dictionaries(KEYS, NUMS, max_size=8),
+       sep=st.sampled_from([", ", " ", " | "]))
+def test_fuzz_key_value_lines_round_trip(step, pairs, sep):
+    line = "Step %d: " % step + sep.join("%s=%r" % kv for kv in pairs.items())
+    m = compile_patterns("hybrid_sac", [])[0].match(line)
+    assert m is not None and m.step == step
+    assert dict(m.metrics) == pairs
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=300))
+def test_fuzz_every_preset_on_any_text(text):
+    for name in PRESETS:
+        for p in compile_patterns(name, []):
+            m = p.match(text)
+            if m is not None:
+                assert all(isinstance(v, float) for _, v in m.metrics)
+
 def _fuzz_source(kind: str, path: Path):
     if kind == "jsonl":
         return JsonlMetricSource(path)

@@ -58,7 +58,7 @@ def test_torch_summary_writer(tmp_path):
 
 
 def test_tensorboardx_writer_and_restart_writes_a_second_file(tmp_path):
-    from tensorboardX import SummaryWriter
+    SummaryWriter = pytest.importorskip("tensorboardX").SummaryWriter
 
     for session in range(2):               # a trainer restarted from a checkpoint
         w = SummaryWriter(str(tmp_path), filename_suffix=".s%d" % session)
