@@ -63,12 +63,11 @@ class ActionDone(Message):
 class TerminalGuard:
     """Is the terminal still there? Never reads stdin (Textual's input thread does)."""
 
-    def __init__(self, fd_in: int = 0, fd_out: int = 1) -> None:
+    def __init__(self, fd_in: int = 0, fds_out: tuple[int, ...] = (1, 2)) -> None:
         self.fd_in = fd_in
-        self.fd_out = fd_out
         self.ppid = os.getppid()
         self.tty_in = os.isatty(fd_in)
-        self.tty_out = os.isatty(fd_out)
+        self.ttys_out = [fd for fd in fds_out if os.isatty(fd)]  # Textual draws on stderr
 
     def gone(self) -> str | None:
         if os.getppid() != self.ppid:
@@ -83,8 +82,9 @@ class TerminalGuard:
             return "stdin is closed"
         if self.tty_in and not os.isatty(self.fd_in):
             return "stdin is no longer a terminal"
-        if self.tty_out and not os.isatty(self.fd_out):
-            return "stdout is no longer a terminal"
+        for fd in self.ttys_out:
+            if not os.isatty(fd):
+                return "fd %d is no longer a terminal" % fd
         return None
 
 

@@ -117,14 +117,15 @@ class ViewerRow:
     id: str
     process: str                # its role state (running, stopped ...), "" when unknown
     alive: bool
-    ack_state: str | None       # starting | waiting | loading | running | error | stopped
-    checkpoint: str | None      # file name it has loaded
-    checkpoint_path: str | None
-    step: int | None
-    seq: int | None
-    pending: bool               # the state file asks for something it has not applied
-    no_ack: bool                # ... for longer than NO_ACK_AFTER_S
-    stale: bool                 # its heartbeat stopped while its process lives
+    process_text: str = ""      # the state with its exit code ("failed (exit 2)")
+    ack_state: str | None = None     # starting | waiting | loading | running | error | stopped
+    checkpoint: str | None = None    # file name it has loaded
+    checkpoint_path: str | None = None
+    step: int | None = None
+    seq: int | None = None
+    pending: bool = False            # the state file asks for something it has not applied
+    no_ack: bool = False             # ... for longer than NO_ACK_AFTER_S
+    stale: bool = False              # its heartbeat stopped while its process lives
     error: str | None = None
     display: str = "none"
     episode_return: float | None = None
@@ -239,6 +240,7 @@ def viewer_row(vid: str, rs: RoleState | None, ack: ViewerStatus | None,
         no_ack = started is not None and now - started > 3 * NO_ACK_AFTER_S
     return ViewerRow(
         id=vid, process=rs.state if rs is not None else "", alive=alive,
+        process_text=rs.describe() if rs is not None else "",
         ack_state=ack.state if ack else None,
         checkpoint=Path(ack.checkpoint_path).name if ack and ack.checkpoint_path else None,
         checkpoint_path=ack.checkpoint_path if ack else None,

@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 from tui.core.launch import launch_resolved
 from tui.core.overrides import OverrideError, overrides_from_text, params_text
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, resolve_profile
+from tui.widgets.formatting import display_path
 
 if TYPE_CHECKING:
     from tui.app import PitwallApp
@@ -87,7 +88,8 @@ class LaunchScreen(Screen):
         return cast("PitwallApp", self.app)
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Launch a run[/b]  into %s" % self.papp.root, classes="title-bar")
+        yield Static("[b]Launch a run[/b]  into %s" % display_path(self.papp.root),
+                     classes="title-bar")
         with Horizontal(id="launch-body"):
             yield OptionList(id="launch-profiles")
             with Vertical(id="launch-form"):
@@ -169,7 +171,7 @@ class LaunchScreen(Screen):
             self._say_valid("[red]this profile cannot be launched[/red]")
             return
         self._say_desc("[b]%s[/b]  %s\n[dim]%s[/dim]" % (
-            _esc(msg.name), _esc(msg.description), _esc(str(msg.path))))
+            _esc(msg.name), _esc(msg.description), _esc(display_path(msg.path))))
         area.load_text(params_text(msg.params or {}))
         self._validate_soon()
 

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tui.core.run_view_model import RunRow
+from tui.widgets.formatting import display_path
 from tui.widgets.run_table import RunTable
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class RunsScreen(Screen):
 
     def _title(self, total: int, live: int, shown: int) -> None:
         text = "[b]Pitwall[/b]  %s   [b]%d[/b] runs, [green]%d live[/green]" % (
-            self.papp.root, total, live)
+            display_path(self.papp.root), total, live)
         if self._filter:
             text += "   filter [b]%s[/b]: %d shown" % (self._filter, shown)
         self.query_one("#runs-title", Static).update(text)

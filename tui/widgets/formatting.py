@@ -117,3 +117,18 @@ def run_name(name: str, width: int) -> str:
     if len(short) <= width:
         return short
     return exp[:width - len(when) - 1] + "…" + when
+
+
+def display_path(path) -> str:
+    """``./runs`` below the working directory, ``~/...`` below home, else absolute."""
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    for base, prefix in ((Path.cwd(), "."), (Path.home(), "~")):
+        try:
+            rel = p.relative_to(base)
+        except ValueError:
+            continue
+        return prefix if str(rel) == "." else os.path.join(prefix, str(rel))
+    return str(p)

@@ -27,7 +27,7 @@ class ProcessTable(KeyedTable):
             else:
                 exit_text = ""
             rows.append((r.role, (
-                r.role, r.kind, Text(r.text, style=status_style(r.state)),
+                r.role, r.kind, Text(r.state, style=status_style(r.state)),
                 "" if r.pid is None else str(r.pid),
                 "" if r.cpu is None else "%.0f" % r.cpu,
                 size(r.rss) if r.rss is not None else "",

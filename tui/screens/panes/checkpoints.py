@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 def viewer_line(v: ViewerRow) -> str:
     name = "[b]%s[/b]" % v.id
     if not v.alive:
-        return "%s  [dim]%s%s[/dim]" % (name, v.process or "gone",
+        text = "%s  [dim]%s%s[/dim]" % (name, v.process_text or v.process or "gone",
                                         ("  last showed " + v.checkpoint) if v.checkpoint else "")
+        if v.process == "failed":
+            text += "  [dim](its log: tab 2)[/dim]"
+        return text
     if v.ack_state is None:
         state = "[red]NO ACK: never reported[/red]" if v.no_ack else "[yellow]starting[/yellow]"
         return "%s  %s  pid-alive" % (name, state)
