@@ -59,7 +59,11 @@ def choose_backend(cfg: RunnerConfig, source: Union[str, Path]) -> Tuple[str, st
         raise ProtocolError(source, "params.gym_env",
                             "env is 'auto', Isaac Gym cannot be used here (%s), and there is no "
                             "gymnasium env to fall back to" % why)
-    return "gymnasium", "gymnasium %s (Isaac Gym not usable: %s)" % (cfg.gym_env, why)
+    note = "gymnasium %s (Isaac Gym not usable: %s)" % (cfg.gym_env, why)
+    if cfg.num_envs > 64:
+        note += "; note: %d gymnasium envs are stepped one after another on the CPU" \
+            % cfg.num_envs
+    return "gymnasium", note
 
 
 class Backend(object):
@@ -76,6 +80,9 @@ class Backend(object):
 
     def effective_seed(self, rank: int = 0) -> int:
         return self.cfg.seed
+
+    def prepare(self, say: Any = print) -> None:
+        """Last checks once torch may be imported."""
 
     def observers(self) -> List[Any]:
         return []
@@ -98,12 +105,18 @@ class Backend(object):
 class GymnasiumBackend(Backend):
     name = "gymnasium"
 
+    def prepare(self, say: Any = print) -> None:
+        import torch
+
+        if self.cfg.rl_device.startswith("cuda") and not torch.cuda.is_available():
+            say("rl_device is %s but this torch has no CUDA: using cpu" % self.cfg.rl_device)
+            self.cfg.rl_device = "cpu"
+
     def rl_games_base(self) -> Mapping[str, Any]:
-        if not self.cfg.rl_games:
-            raise ProtocolError(self.source, "params.rl_games",
-                                "the gymnasium backend needs the rl_games params (algo, model, "
-                                "network, config) in the profile")
-        return self.cfg.rl_games
+        """Built-in PPO defaults (IsaacGymEnvs-shaped) under the profile's ``rl_games:``."""
+        from .rl_config import DEFAULT_RL_GAMES, deep_merge
+
+        return deep_merge(DEFAULT_RL_GAMES, self.cfg.rl_games)
 
     def register(self, num_envs: int, headless: bool) -> str:
         from rl_games.common import env_configurations, vecenv

@@ -64,6 +64,7 @@ class Player(object):
         from .train import build_runner
 
         cfg = self.cfg
+        self.backend.prepare(self.say)
         headless = self.display in ("none", "")
         env_name = self.backend.register(cfg.play.num_envs, headless=headless)
         params = play_params(cfg, self.backend.rl_games_base(), env_name, self.paths.run_json)

@@ -18,6 +18,34 @@ from runners.protocol import ProtocolError
 from .config import RunnerConfig
 
 REQUIRED_SECTIONS = ("algo", "model", "network", "config")
+DEFAULT_MINIBATCHES = 4
+
+# The base for gymnasium envs when a profile gives no (or partial) ``rl_games:`` params: shaped
+# like IsaacGymEnvs' ``cfg/config.yaml`` + ``cfg/train/AntPPO.yaml`` (continuous PPO, an MLP with
+# ELU, input/value normalization, adaptive learning rate), sized for a handful of CPU envs.
+DEFAULT_RL_GAMES = {
+    "algo": {"name": "a2c_continuous"},
+    "model": {"name": "continuous_a2c_logstd"},
+    "network": {
+        "name": "actor_critic", "separate": False,
+        "space": {"continuous": {"mu_activation": "None", "sigma_activation": "None",
+                                 "mu_init": {"name": "default"},
+                                 "sigma_init": {"name": "const_initializer", "val": 0},
+                                 "fixed_sigma": True}},
+        "mlp": {"units": [256, 128, 64], "activation": "elu", "d2rl": False,
+                "initializer": {"name": "default"}, "regularizer": {"name": "None"}},
+    },
+    "config": {
+        "ppo": True, "mixed_precision": False, "normalize_input": True,
+        "normalize_value": True, "value_bootstrap": True, "reward_shaper": {"scale_value": 0.01},
+        "normalize_advantage": True, "gamma": 0.99, "tau": 0.95, "learning_rate": 3e-4,
+        "lr_schedule": "adaptive", "schedule_type": "legacy", "kl_threshold": 0.008,
+        "score_to_win": 20000, "save_best_after": 100, "save_frequency": 0, "grad_norm": 1.0,
+        "entropy_coef": 0.0, "truncate_grads": False, "e_clip": 0.2, "horizon_length": 32,
+        "mini_epochs": 4, "critic_coef": 2, "clip_value": True, "seq_length": 4,
+        "bounds_loss_coef": 0.0001, "torch_compile": False,
+    },
+}
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> Dict[str, Any]:
@@ -50,6 +78,9 @@ def _common(cfg: RunnerConfig, base: Mapping[str, Any], env_name: str, num_envs:
     c["device_name"] = cfg.rl_device
     c.setdefault("reward_shaper", {})
     c.setdefault("env_config", {})
+    if "minibatch_size" not in c and "minibatch_size_per_env" not in c:
+        c["minibatch_size"] = max(1, int(num_envs) * int(c.get("horizon_length", 32))
+                                  // DEFAULT_MINIBATCHES)
     c["population_based_training"] = False   # as IsaacGymEnvs' train.py without PBT
     c["pbt_idx"] = None
     params["seed"] = cfg.seed

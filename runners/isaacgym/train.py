@@ -70,6 +70,7 @@ class Trainer(object):
 
     def run(self) -> int:
         cfg = self.cfg
+        self.backend.prepare(self.say)
         env_name = self.backend.register(cfg.num_envs, headless=True)  # training never renders
         base = self.backend.rl_games_base()
         cfg.seed = self.backend.effective_seed(int(os.getenv("RANK", "0")))
