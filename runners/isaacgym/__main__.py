@@ -78,6 +78,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             runner = Trainer(run_dir, cfg, backend, role=args.role, stop=stop, resume=resume)
         else:
             check_role_name(args.viewer_id)
+            if args.display not in ("none", "") and ":" not in args.display:
+                raise ValueError("--display %r: this runner shows either nothing ('none') or a "
+                                 "window on an X display (':0', 'localhost:10.0')"
+                                 % args.display)
             from .play import Player
 
             runner = Player(run_dir, args.viewer_id, cfg, backend, display=args.display,

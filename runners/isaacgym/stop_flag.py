@@ -1,8 +1,16 @@
-"""SIGINT / SIGTERM: the first asks the loop to finish cleanly, a second one interrupts at once."""
+"""SIGINT / SIGTERM: the first asks the loop to finish cleanly, a later one interrupts at once.
+
+A repeat within ``DUPLICATE_S`` of the first counts as the same request: Pitwall signals the
+whole process group, and a launcher in that group (torchrun's agent) forwards the same signal to
+its workers, so each rank receives it twice.
+"""
 from __future__ import annotations
 
 import signal
+import time
 from typing import Any, Optional
+
+DUPLICATE_S = 2.0
 
 
 class StopFlag(object):
@@ -10,6 +18,7 @@ class StopFlag(object):
 
     def __init__(self) -> None:
         self.signum = None  # type: Optional[int]
+        self.at = 0.0
 
     def __bool__(self) -> bool:
         return self.signum is not None
@@ -20,12 +29,16 @@ class StopFlag(object):
     def request(self, signum: int = signal.SIGINT) -> None:
         if self.signum is None:
             self.signum = signum
+            self.at = time.monotonic()
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
-            # second signal: the user (or Pitwall's SIGTERM escalation) wants out now
-            raise KeyboardInterrupt("second stop signal (%s)" % _name(signum))
-        self.signum = signum
+        if self.signum is None:
+            self.request(signum)
+            return
+        if time.monotonic() - self.at < DUPLICATE_S:
+            return  # the same request delivered twice (group signal + a forwarding launcher)
+        # a later signal: the user (or Pitwall's SIGTERM escalation) wants out now
+        raise KeyboardInterrupt("second stop signal (%s)" % _name(signum))
 
     def install(self) -> "StopFlag":
         signal.signal(signal.SIGINT, self._handle)
