@@ -22,7 +22,9 @@ from runners.protocol import (CheckpointLoadError, read_index, read_proc_record,
                               read_viewer_status, save_checkpoint)
 from runners.isaacgym.checkpoint_io import (check_compatible, load_restricted,
                                             load_rl_games_checkpoint, plain_numbers)
-from tui.core.launch import launch
+from runners.isaacgym.config import parse_params
+from tui.core.launch import build_process_specs, launch
+from tui.core.profiles import ProfileError, discover_profiles, resolve_profile
 from tui.core.registry import load_run
 from tui.core.run_checkpoints import list_run_checkpoints, select_checkpoint
 from tui.core.run_control import resume, stop_run
@@ -114,6 +116,37 @@ def test_our_checkpoints_need_no_allow_list(tmp_path):
     path = save_checkpoint(tmp_path, lambda f: torch.save(state, f), step=1792, epoch=7)
     again = torch.load(str(tmp_path / "nn" / "latest.pth"), weights_only=True)
     assert again["last_mean_rewards"] == 12.5 and path.name == "ckpt_000001792.pth"
+
+
+# --------------------------------------------------------------------------- profiles
+
+def test_shipped_profiles_resolve_and_the_runner_takes_their_params(tmp_path):
+    from conftest import REPO
+
+    names = sorted(n for n in discover_profiles([REPO / "configs"]) if n.startswith("isaacgym/"))
+    assert {"isaacgym/ant", "isaacgym/humanoid", "isaacgym/ant_multigpu", "isaacgym/seed_ant",
+            "isaacgym/seed_humanoid", "isaacgym/cpu_inverted_pendulum"} <= set(names)
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in names:
+        rp = resolve_profile(name, ["isaacgymenvs_dir=%s" % tmp_path]
+                             if "seed_" in name else [])
+        specs = build_process_specs(rp, run)
+        if rp.profile.backend == "isaacgym":
+            cfg = parse_params(rp.params)
+            assert cfg.unknown == [], (name, cfg.unknown)
+            assert "runners.isaacgym" in specs[0].argv and specs[0].resume_args
+        if name.startswith("isaacgym/seed_"):
+            assert [(s.role, s.kind) for s in specs] == [("train", "train"), ("relay", "aux")]
+            assert specs[0].cwd == str(tmp_path) and "mode=train" in specs[0].argv
+            assert specs[0].resume_args == ["checkpoint={checkpoint}"]
+            assert rp.profile.output_discovery.role == "train"
+    multi = build_process_specs(resolve_profile("isaacgym/ant_multigpu", ["num_gpus=4"]), run)[0]
+    assert multi.argv[1:4] == ["-m", "torch.distributed.run", "--standalone"]
+    assert "--nproc_per_node=4" in multi.argv and multi.env["PYTHONPATH"].endswith("/../..")
+    assert (Path(multi.env["PYTHONPATH"]) / "runners" / "isaacgym").is_dir()
+    with pytest.raises(ProfileError, match=r"processes\[0\]\.cwd.*does not exist"):
+        build_process_specs(resolve_profile("isaacgym/seed_ant"), run)  # the placeholder dir
 
 
 # --------------------------------------------------------------------------- a real run
