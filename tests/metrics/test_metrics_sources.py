@@ -46,6 +46,18 @@ def test_line_tail_holds_back_a_partial_line(tmp_path):
     assert t.read_lines() is None
 
 
+def test_a_held_partial_line_does_not_ask_for_an_immediate_repoll(tmp_path):
+    p = tmp_path / "train.log"
+    p.write_text("Step 1: loss=1\n50%|#####     ")
+    src = LogLineSource(p, compile_patterns("hybrid_sac", []))
+    assert not src.poll().more and not src.poll().more
+    src.lines.tail.chunk = 8                   # a backlog larger than one read: more
+    p.write_text("Step 1: loss=1\nStep 2: loss=2\n")
+    src2 = LogLineSource(p, compile_patterns("hybrid_sac", []))
+    src2.lines.tail.chunk = 16
+    assert src2.poll().more
+
+
 def test_tail_detects_truncation_and_rewrite(tmp_path):
     p = tmp_path / "f"
     p.write_bytes(b"header\nrow1\n")

@@ -137,6 +137,9 @@ def test_a_file_cut_mid_record_is_completed_on_a_later_poll(tmp_path):
                 got.extend(b.steps.tolist())
     assert got == list(range(300))
     assert src.status.skipped_total == 0
+    with open(f, "ab") as out:               # half a record: held, and no busy re-polling
+        out.write(full[-30:-10])
+    assert [src.poll().more for _ in range(3)] == [False, False, False]
 
 
 def test_corruption_in_a_real_file_is_skipped_and_counted(tmp_path):

@@ -184,7 +184,9 @@ class _LineSource(MetricSource):
         if dropped:
             st.skip("already read before the file was rewritten", dropped)
         st.points += sum(len(b.steps) for b in scalars.values())
-        more = self.lines.tail.offset < r.size
+        # more to read only when this read was cut at the chunk size (a partial last line
+        # that waits for its newline is not "more": polling again at once would spin)
+        more = len(r.data) >= self.lines.tail.chunk
         return PollResult(scalars=scalars, more=more)
 
     def on_reset(self, r: TailRead) -> None:
@@ -524,7 +526,9 @@ class TensorBoardDirSource(MetricSource):
             return True
         ef.tail.consume(consumed)
         st.bytes_read += consumed
-        return r.offset + consumed < r.size and (consumed > 0 or ef.need > len(data))
+        # more only when the read was cut at ``want`` (not for a record still being written)
+        capped = len(r.data) >= want
+        return capped and (consumed > 0 or ef.need > want)
 
     def close(self) -> None:
         for ef in self.files.values():
