@@ -260,3 +260,29 @@ def test_cli_as_a_user_runs_it(cli_runs):
     assert out.returncode == 0, out.stderr
     tags = json.loads(out.stdout)["runs"][0]["tags"]
     assert sorted(tags) == ["loss/a", "perf/fps", "rollout/r"]
+
+
+def test_metric_specs_validate_presets_and_regexes():
+    from pydantic import ValidationError
+
+    from tui.core.metric_specs import parse_metric_specs
+
+    ok = parse_metric_specs([{"kind": "stdout", "preset": "rl_games"},
+                             {"kind": "tensorboard", "path": "summaries", "recursive": False}])
+    assert ok[0].preset == "rl_games" and ok[1].recursive is False
+    for bad, why in [({"kind": "stdout", "preset": "rl_game"}, "unknown preset"),
+                     ({"kind": "stdout", "patterns": [{"regex": "x(?P<a>"}]}, "not a valid regex"),
+                     ({"kind": "stdout", "patterns": [{"regex": "(?P<a>1)", "step_group": "s"}]},
+                      "not a named group"),
+                     ({"kind": "stdout", "patterns": [{"regex": "x", "kv": "(?P<k>a)=(?P<v>1)"}]},
+                      "'key' and 'value'")]:
+        with pytest.raises(ValidationError, match=why):
+            parse_metric_specs([bad])
+
+
+def test_a_template_naming_an_unknown_param_is_reported(tmp_path):
+    d = make_run(tmp_path, [TensorBoardSource(kind="tensorboard", path="{params.nope}/tb"),
+                            JsonlSource(kind="jsonl")], params={"out": "x"})
+    run = RunMetrics.for_run_dir(d)
+    assert [s.kind for s in run.sources] == ["jsonl"]
+    assert "unknown placeholder {params.nope}" in run.status().problems()[0]
