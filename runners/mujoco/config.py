@@ -1,0 +1,196 @@
+"""The parameters of the MuJoCo runner, read from ``run.json`` and checked.
+
+They are the ``params`` of the profile (``configs/mujoco/*.yaml``) after overrides. Every error
+names ``run.json`` and the dotted field (``params.ppo.lr``) and says what was expected.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from runners.protocol import ProtocolError, RunPaths, read_params
+
+DEVICES = ("auto", "cpu", "cuda")
+
+_MISSING = object()
+
+
+@dataclass
+class PPOConfig:
+    lr: float = 3e-4
+    anneal_lr: bool = True
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    epochs: int = 10
+    minibatches: int = 4
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5      # 0 = no clipping
+    target_kl: float = 0.0          # 0 = no early stop
+    hidden: List[int] = field(default_factory=lambda: [64, 64])
+    init_log_std: float = 0.0       # initial log std of the Gaussian policy
+    norm_obs: bool = True
+    norm_reward: bool = True
+
+
+@dataclass
+class PlayConfig:
+    deterministic: bool = True
+    realtime: bool = True
+
+
+@dataclass
+class RunnerConfig:
+    env_id: str
+    total_steps: int
+    seed: int = 0
+    device: str = "auto"
+    num_envs: int = 8
+    rollout_steps: int = 128
+    save_every: int = 10            # updates between checkpoints (0 = only at the end)
+    keep_last: int = 0              # history files to keep (0 = all)
+    torch_threads: int = 0          # 0 = auto (min(2, cores) here)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    play: PlayConfig = field(default_factory=PlayConfig)
+    unknown: List[str] = field(default_factory=list)  # params this runner does not use
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.ppo.minibatches
+
+
+class _Reader(object):
+    """Typed, checked access to a nested params mapping; errors name run.json + field."""
+
+    def __init__(self, source: Union[str, Path], data: Dict[str, Any], prefix: str):
+        self.source = source
+        self.data = data
+        self.prefix = prefix
+        self.used = set()  # type: set
+
+    def where(self, key: str) -> str:
+        return "%s.%s" % (self.prefix, key)
+
+    def fail(self, key: str, message: str) -> ProtocolError:
+        return ProtocolError(self.source, self.where(key), message)
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.used.add(key)
+        if key not in self.data or self.data[key] is None:
+            if default is _MISSING:
+                raise self.fail(key, "missing (required by the mujoco runner)")
+            return default
+        return self.data[key]
+
+    def string(self, key: str, default: Any = _MISSING,
+               choices: Optional[Sequence[str]] = None) -> str:
+        v = self._get(key, default)
+        if not isinstance(v, str) or not v:
+            raise self.fail(key, "expected a non-empty string, found %r" % (v,))
+        if choices is not None and v not in choices:
+            raise self.fail(key, "must be one of %s, found %r"
+                            % (", ".join(repr(c) for c in choices), v))
+        return v
+
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        v = self._get(key, default)
+        if not isinstance(v, bool):
+            raise self.fail(key, "expected true or false, found %r" % (v,))
+        return v
+
+    def integer(self, key: str, default: Any = _MISSING, low: Optional[int] = None) -> int:
+        v = self._get(key, default)
+        if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
+            v = int(v)  # YAML reads 2e5 as a float
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(key, "expected an integer, found %r" % (v,))
+        if low is not None and v < low:
+            raise self.fail(key, "must be >= %d, found %d" % (low, v))
+        return v
+
+    def number(self, key: str, default: Any = _MISSING,
+               bounds: Tuple[Optional[float], Optional[float]] = (None, None),
+               open_low: bool = False) -> float:
+        v = self._get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise self.fail(key, "expected a number, found %r" % (v,))
+        v = float(v)
+        low, high = bounds
+        if low is not None and (v < low or (open_low and v == low)):
+            raise self.fail(key, "must be %s %g, found %g" % (">" if open_low else ">=", low, v))
+        if high is not None and v > high:
+            raise self.fail(key, "must be <= %g, found %g" % (high, v))
+        return v
+
+    def int_list(self, key: str, default: Any = _MISSING) -> List[int]:
+        v = self._get(key, default)
+        if not isinstance(v, list) or not v or not all(
+                isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v):
+            raise self.fail(key, "expected a non-empty list of positive integers, found %r"
+                            % (v,))
+        return list(v)
+
+    def mapping(self, key: str) -> Dict[str, Any]:
+        v = self._get(key, {})
+        if not isinstance(v, dict):
+            raise self.fail(key, "expected a mapping, found %r" % (v,))
+        return v
+
+    def unknown(self) -> List[str]:
+        return [self.where(k) for k in sorted(self.data) if k not in self.used]
+
+
+def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") -> RunnerConfig:
+    """Check ``params`` and build the config; raises :class:`ProtocolError`."""
+    top = _Reader(source, params, "params")
+    ppo_r = _Reader(source, top.mapping("ppo"), "params.ppo")
+    play_r = _Reader(source, top.mapping("play"), "params.play")
+    d = PPOConfig()
+    ppo = PPOConfig(
+        lr=ppo_r.number("lr", d.lr, (0.0, None), open_low=True),
+        anneal_lr=ppo_r.boolean("anneal_lr", d.anneal_lr),
+        gamma=ppo_r.number("gamma", d.gamma, (0.0, 1.0), open_low=True),
+        gae_lambda=ppo_r.number("gae_lambda", d.gae_lambda, (0.0, 1.0)),
+        clip=ppo_r.number("clip", d.clip, (0.0, None), open_low=True),
+        epochs=ppo_r.integer("epochs", d.epochs, 1),
+        minibatches=ppo_r.integer("minibatches", d.minibatches, 1),
+        ent_coef=ppo_r.number("ent_coef", d.ent_coef, (0.0, None)),
+        vf_coef=ppo_r.number("vf_coef", d.vf_coef, (0.0, None)),
+        max_grad_norm=ppo_r.number("max_grad_norm", d.max_grad_norm, (0.0, None)),
+        target_kl=ppo_r.number("target_kl", d.target_kl, (0.0, None)),
+        hidden=ppo_r.int_list("hidden", d.hidden),
+        init_log_std=ppo_r.number("init_log_std", d.init_log_std, (-5.0, 2.0)),
+        norm_obs=ppo_r.boolean("norm_obs", d.norm_obs),
+        norm_reward=ppo_r.boolean("norm_reward", d.norm_reward),
+    )
+    dp = PlayConfig()
+    play = PlayConfig(deterministic=play_r.boolean("deterministic", dp.deterministic),
+                      realtime=play_r.boolean("realtime", dp.realtime))
+    cfg = RunnerConfig(
+        env_id=top.string("env_id"),
+        total_steps=top.integer("total_steps", _MISSING, 1),
+        seed=top.integer("seed", 0),
+        device=top.string("device", "auto", DEVICES),
+        num_envs=top.integer("num_envs", 8, 1),
+        rollout_steps=top.integer("rollout_steps", 128, 1),
+        save_every=top.integer("save_every", 10, 0),
+        keep_last=top.integer("keep_last", 0, 0),
+        torch_threads=top.integer("torch_threads", 0, 0),
+        ppo=ppo, play=play,
+    )
+    if ppo.minibatches > cfg.batch_size:
+        raise ppo_r.fail("minibatches", "must be <= num_envs * rollout_steps = %d, found %d"
+                         % (cfg.batch_size, ppo.minibatches))
+    cfg.unknown = top.unknown() + ppo_r.unknown() + play_r.unknown()
+    return cfg
+
+
+def load_config(run_dir: Union[str, Path]) -> RunnerConfig:
+    """Read and check the params of ``run_dir/run.json``."""
+    return parse_params(read_params(run_dir), RunPaths(run_dir).run_json)
