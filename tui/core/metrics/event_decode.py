@@ -516,7 +516,7 @@ def _fast_group(rows: np.ndarray, n: int, idx: np.ndarray, col: _Collector) -> n
                 hit, rr, tag_ids = hit[good], rr[good], tag_ids[good]
             if not len(hit):
                 continue
-            v0 = s0 + len(head)
+            v0 = s0 + voff
             values = np.ascontiguousarray(rr[:, v0:v0 + vdt.itemsize]).view(vdt)[:, 0]
             walls = np.ascontiguousarray(rr[:, 1:9]).view(_F8)[:, 0]
             steps = _steps(rr, has_step[sub[hit]], pv - 10)

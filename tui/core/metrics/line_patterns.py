@@ -16,7 +16,8 @@ NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|inf|Inf|in
 _KV = r"(?P<key>[A-Za-z_][\w./-]*)\s*=\s*(?P<value>%s)" % NUM
 
 PRESETS: dict[str, list[LinePattern]] = {
-    # fps step: 28125 fps step and policy inference: 21574 fps total: 18713 epoch: 3/100 frames: 49152
+    # fps step: 28125 fps step and policy inference: 21574 fps total: 18713
+    #   epoch: 3/100 frames: 49152
     # (rl_games 1.6.x a2c_common.print_statistics; "/MAX" appears only when a limit is set)
     "rl_games": [LinePattern(
         regex=r"fps step: (?P<fps_step>%s) fps step and policy inference: (?P<fps_inference>%s)"
@@ -122,9 +123,11 @@ class CompiledPattern(object):
                 if not key:
                     continue
                 try:
-                    metrics.append((spec.tags.get(key, spec.prefix + key), float(kv.group("value"))))
+                    value = float(kv.group("value"))
                 except ValueError:
                     bad += 1
+                    continue
+                metrics.append((spec.tags.get(key, spec.prefix + key), value))
         return LineMatch(step, t, metrics, bad)
 
 
