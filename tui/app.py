@@ -27,18 +27,14 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from tui.core.run_control import delete_run, restart_detached, stop_detached
-from tui.core.run_checkpoints import select_checkpoint
 from tui.core.run_view_model import RunsModel
-from tui.core.viewers import start_viewer
 
 from .commands import PitwallCommands
 from .keymap import KeymapError, keymap_path, load_keymap
-from .screens.confirm import ConfirmScreen
-from .screens.help import HelpScreen
-from .screens.launch import LaunchScreen
-from .screens.run_view import RunScreen
 from .screens.runs import RunsScreen
+
+# The launch screen, the run view, help and the control functions are imported when first
+# used: the runs screen must be up within a second of typing ``pitwall``.
 
 TICK_S = 1 / 3           # the render timer (3 Hz)
 GUARD_S = 0.25           # how often the terminal guard looks
@@ -161,13 +157,15 @@ class PitwallApp(App[int]):
 
     def _model_changed(self, what: str) -> None:
         """From the model's threads: only what cannot wait for the next tick is posted."""
-        if what in ("checkpoints", "events"):
+        if what in ("checkpoints", "events", "runs"):   # "runs": the first snapshots only
             self.post_message(ModelChanged(what))
 
     @on(ModelChanged)
     def _on_model_changed(self, msg: ModelChanged) -> None:
-        if msg.what == "checkpoints" and isinstance(self.screen, RunScreen):
+        if msg.what == "checkpoints" and hasattr(self.screen, "refresh_checkpoints"):
             self.screen.refresh_checkpoints()
+        elif msg.what == "runs" and isinstance(self.screen, RunsScreen):
+            self.screen.refresh_from_model()     # the first frame with runs: now, not at a tick
         self._drain_events()
 
     def _tick(self) -> None:
@@ -205,6 +203,8 @@ class PitwallApp(App[int]):
 
     # ------------------------------------------------------------------ navigation
     def open_run(self, path: Path, tab: str = "metrics") -> None:
+        from .screens.run_view import RunScreen
+
         path = Path(path)
         if isinstance(self.screen, RunScreen):
             if self.screen.path == path:
@@ -213,6 +213,8 @@ class PitwallApp(App[int]):
         self.push_screen(RunScreen(path, tab))
 
     def close_run(self) -> None:
+        from .screens.run_view import RunScreen
+
         if isinstance(self.screen, RunScreen):
             name = self.screen.path.name
             self.pop_screen()
@@ -221,9 +223,13 @@ class PitwallApp(App[int]):
                 self.screen.select_run(name)
 
     def open_launch(self, profile: str | None = None) -> None:
+        from .screens.launch import LaunchScreen
+
         self.push_screen(LaunchScreen(profile))
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(binding_catalog(self._keymap)))
 
@@ -242,6 +248,8 @@ class PitwallApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def _confirm(self, question: str, detail: str, yes: str, then: Callable[[], None]) -> None:
+        from .screens.confirm import ConfirmScreen
+
         def answered(ok: bool | None) -> None:
             if ok:
                 then()
@@ -257,6 +265,8 @@ class PitwallApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="control")
     def _stop(self, path: Path, roles: list[str] | None, kill: bool) -> None:
+        from tui.core.run_control import stop_detached
+
         self._spawned.append(stop_detached(path, roles, kill=kill))
         self.post_message(ActionDone("%s %s%s" % ("killing" if kill else "stopping",
                                                  path.name, (" " + ",".join(roles))
@@ -270,6 +280,8 @@ class PitwallApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="control")
     def _restart(self, path: Path, roles: list[str] | None) -> None:
+        from tui.core.run_control import restart_detached
+
         self._spawned.append(restart_detached(path, roles))
         self.post_message(ActionDone("restarting %s" % path.name))
 
@@ -283,11 +295,15 @@ class PitwallApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="control")
     def _delete(self, path: Path) -> None:
+        from tui.core.run_control import delete_run
+
         delete_run(path)
         self.post_message(ActionDone("deleted %s" % path.name))
 
     @work(thread=True, exit_on_error=False, group="control")
     def start_viewer(self, path: Path, display: str = "none") -> None:
+        from tui.core.viewers import start_viewer
+
         started = start_viewer(path, display)
         self._spawned.append(started.starter)
         self.post_message(ActionDone("starting %s for %s (display %s)"
@@ -295,6 +311,8 @@ class PitwallApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="control")
     def select_checkpoint(self, path: Path, mode: str, ref: str | None) -> None:
+        from tui.core.run_checkpoints import select_checkpoint
+
         st = select_checkpoint(path, mode, ref)
         what = "the newest checkpoint" if mode == "auto" else Path(st.checkpoint_path).name
         self.post_message(ActionDone("viewers asked to show %s (seq %d)" % (what, st.seq)))
@@ -368,8 +386,9 @@ def known_binding_ids() -> dict[str, str]:
 
 def run_app(root: Path) -> int:
     """``pitwall`` with no command: the TUI on ``root`` until the user quits."""
+    path = keymap_path()
     try:
-        keymap = load_keymap(keymap_path(), known_binding_ids())
+        keymap = load_keymap(path, known_binding_ids()) if path.exists() else {}
     except KeymapError as e:
         sys.stderr.write("pitwall: keymap: %s\n" % e)
         return 2

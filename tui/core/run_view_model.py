@@ -32,9 +32,9 @@ from .metrics import MetricStore, MetricsWatcher, RunMetrics, WatchConfig
 from .proc_stats import ProcSample, ProcStats
 from .registry import Registry, RoleState, RunInfo, load_run
 from .run_checkpoints import current_state
-from .viewers import start_viewer, viewer_acks
 
 SPARK_POINTS = 16
+FIRST_LOOK = 64             # runs read before the first frame of a big root
 NO_ACK_AFTER_S = 5.0        # a live viewer that has not applied a request for this long
 STALE_ACK_AFTER_S = 10.0    # a live viewer whose heartbeat is this old
 INTEREST_GRACE_S = 30.0     # keep watching a run's metrics this long after it left the screen
@@ -81,6 +81,7 @@ class RunsSnapshot:
     version: int = 0
     taken_at: float = 0.0
     error: str | None = None
+    partial: bool = False       # only the newest runs so far (the first, quick look)
 
     def row(self, name: str) -> RunRow | None:
         for r in self.rows:
@@ -375,7 +376,30 @@ class RunsModel:
         return st.problems() if st is not None else []
 
     # ------------------------------------------------------------------ the loop
+    def _first_look(self) -> None:
+        """The newest runs first, so the screen fills before a big root is read."""
+        from .registry import list_run_dirs, sort_key
+
+        from runners.protocol import parse_run_dir_name
+
+        dirs = list_run_dirs(self.root)
+        if len(dirs) <= FIRST_LOOK:
+            return
+
+        def when(p: Path) -> tuple:
+            parsed = parse_run_dir_name(p.name)
+            return (parsed.started.timestamp() if parsed else 0.0, p.name)
+        newest = sorted(dirs, key=when, reverse=True)[:FIRST_LOOK]
+        infos = sorted((load_run(p) for p in newest), key=sort_key, reverse=True)
+        self._runs = RunsSnapshot(self.root, tuple(self._row(i) for i in infos),
+                                  self._runs.version + 1, self.clock(), partial=True)
+        self._notify("runs")
+
     def _loop(self) -> None:
+        try:
+            self._first_look()
+        except Exception as e:
+            self.events.append(Event("error", "reading %s: %s" % (self.root, e)))
         next_runs = 0.0
         next_detail = 0.0
         while not self._stop.is_set():
@@ -409,9 +433,9 @@ class RunsModel:
         self._update_interest(infos)
         rows = tuple(self._row(i) for i in infos)
         prev = self._runs
-        if rows != prev.rows:
+        if rows != prev.rows or prev.partial:
             self._runs = RunsSnapshot(self.root, rows, prev.version + 1, self.clock())
-            self._notify("runs")
+            self._notify("runs" if prev.version <= 1 else "runs-later")
         self.index.forget({i.path for i in infos})
         self.refreshes += 1
 
@@ -490,6 +514,8 @@ class RunsModel:
         info = load_run(path)
         now = self.clock()
         snap = self.index.get(path) or self.index.scan(path)
+        from .viewers import viewer_acks
+
         state, state_err = current_state(path)
         acks = viewer_acks(path)
         every = list(info.roles) + list(info.viewers)
@@ -550,6 +576,8 @@ class RunsModel:
             with self._lock:
                 self._auto_viewers.pop(run_dir, None)
             try:
+                from .viewers import start_viewer
+
                 started = start_viewer(run_dir, display)
                 self.events.append(Event("information", "first checkpoint of %s: started %s"
                                          % (run_dir.name, started.viewer_id)))

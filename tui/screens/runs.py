@@ -34,6 +34,8 @@ class RunsScreen(Screen):
         super().__init__(id="runs-screen")
         self._version = -1
         self._filter = ""
+        self._status_text = ""
+        self._title_text = ""
 
     @property
     def papp(self) -> "PitwallApp":
@@ -64,31 +66,38 @@ class RunsScreen(Screen):
             self._version = snap.version
             rows = tuple(r for r in snap.rows if not self._filter or r.matches(self._filter))
             table.set_rows(rows)
-            self._title(len(snap.rows), sum(1 for r in snap.rows if r.live), len(rows))
+            self._title(len(snap.rows), sum(1 for r in snap.rows if r.live), len(rows),
+                        snap.partial)
             self._status(table.current)
         else:
             table.refresh_cells()
         self.papp.model.set_visible(table.visible_names())
 
-    def _title(self, total: int, live: int, shown: int) -> None:
+    def _title(self, total: int, live: int, shown: int, partial: bool = False) -> None:
         text = "[b]Pitwall[/b]  %s   [b]%d[/b] runs, [green]%d live[/green]" % (
             display_path(self.papp.root), total, live)
+        if partial:
+            text = "[b]Pitwall[/b]  %s   newest runs shown, reading the others ..." % (
+                display_path(self.papp.root))
         if self._filter:
             text += "   filter [b]%s[/b]: %d shown" % (self._filter, shown)
-        self.query_one("#runs-title", Static).update(text)
+        if text != self._title_text:
+            self._title_text = text
+            self.query_one("#runs-title", Static).update(text)
 
     def _status(self, row: RunRow | None) -> None:
+        """The highlighted run; nothing here changes every second (idle output stays low)."""
         if row is None:
             text = "No runs under this root yet: press [b]l[/b] to launch one."
         elif row.error:
             text = "[red]%s[/red]" % _escape(row.error)
         else:
             text = "%s  %s  %s" % (row.name, row.profile or "", row.status_text)
-            if row.headline and row.headline_value is not None:
-                text += "  %s=%.4g" % (row.headline, row.headline_value)
-            if row.checkpoint:
-                text += "  newest %s" % row.checkpoint
-        self.query_one("#runs-status", Static).update(text)
+            if row.headline:
+                text += "  metric %s" % row.headline
+        if text != self._status_text:
+            self._status_text = text
+            self.query_one("#runs-status", Static).update(text)
 
     @on(RunTable.Highlighted)
     def _highlighted(self, event: RunTable.Highlighted) -> None:

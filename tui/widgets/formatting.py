@@ -57,7 +57,7 @@ def age(seconds: float | None) -> str:
         return ""
     s = max(0, int(seconds))
     if s < 60:
-        return "%ds" % s
+        return "<1m"
     if s < 3600:
         return "%dm" % (s // 60)
     if s < 86400:
@@ -103,20 +103,25 @@ def end_ellipsis(text: str, width: int) -> str:
 
 
 def run_name(name: str, width: int) -> str:
-    """A run's directory name in ``width`` cells: the year goes first, then the experiment's
-    tail, so the date and time (what tells runs apart) stay readable."""
+    """A run's directory name in ``width`` cells. When it does not fit it reads as
+    ``<experiment> MM-DD HH:MM`` (the end of a long experiment name goes first): the experiment
+    and the start time, what tells runs apart, stay readable."""
     if len(name) <= width:
         return name
     import re
 
-    m = re.match(r"^(.*)_\d{4}-(\d{2}-\d{2}_\d{2}-\d{2}-\d{2}(?:-\d+)?)$", name)
-    if m is None or width < len(m.group(2)) + 4:
+    m = re.match(r"^(.*)_\d{4}-(\d{2})-(\d{2})_(\d{2})-(\d{2})-(\d{2})(-\d+)?$", name)
+    if m is None:
         return middle_ellipsis(name, width)
-    exp, when = m.group(1), "_" + m.group(2)
-    short = exp + when
-    if len(short) <= width:
-        return short
-    return exp[:width - len(when) - 1] + "…" + when
+    exp, mo, d, h, mi, sec, n = m.groups()
+    n = n or ""
+    when = " %s-%s %s:%s%s" % (mo, d, h, mi, n)
+    if len(exp) + len(when) <= width:
+        return exp + when
+    room = width - len(when) - 1
+    if room >= 3:
+        return exp[:room] + "…" + when
+    return middle_ellipsis(name, width)
 
 
 def display_path(path) -> str:

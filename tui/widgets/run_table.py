@@ -1,9 +1,12 @@
-"""The runs list: one line per run, a fixed header, a cursor; redraws only the cells that change.
+"""The runs list: one line per run, a fixed header, a cursor; redraws only what changes.
 
-A Line-API widget rather than a ``DataTable``: with a thousand runs and fifty of them live, the
+Line-API widgets rather than a ``DataTable``: with a thousand runs and fifty of them live, the
 runs screen must stay cheap to redraw and write little to the terminal when idle. On every update
-the text of each visible cell is compared with what is on screen and only changed cells are
-marked dirty, so a step counter that ticks rewrites a few characters, not the screen.
+the text of each visible cell is compared with what is on screen and only rows with changed
+cells are marked dirty. Textual writes a dirty line of a widget from the widget's left edge, so
+the table is two widgets side by side: the run's identity (name, backend, status, roles), which
+rarely changes, and its live numbers (step, metric, sparkline, checkpoint, age), which do; a
+ticking step counter rewrites only the right-hand part of its line.
 """
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ from typing import Callable
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.events import Click
-from textual.geometry import Region, Size
+from textual.events import Click, MouseScrollDown, MouseScrollUp
+from textual.app import ComposeResult
+from textual.geometry import Region
 from textual.message import Message
-from textual.scroll_view import ScrollView
+from textual.widget import Widget
 from textual.strip import Strip
 
 from tui.core.run_view_model import RunRow
@@ -38,19 +42,19 @@ def layout_columns(width: int) -> list[Col]:
     """Columns for a terminal ``width`` cells wide; the run name takes what is left."""
     if width >= 140:
         fixed = [Col("profile", "PROFILE", 26), Col("status", "STATUS", 11),
-                 Col("roles", "ROLES", 6), Col("step", "STEP", 7, True),
-                 Col("value", "HEADLINE", 9, True), Col("spark", "", 16),
-                 Col("ckpt", "CHECKPOINT", 20), Col("age", "AGE", 4, True)]
+                 Col("roles", "ROLES", 6), Col("age", "AGE", 4, True),
+                 Col("step", "STEP", 7, True), Col("value", "HEADLINE", 9, True),
+                 Col("spark", "", 16), Col("ckpt", "CHECKPOINT", 20)]
     elif width >= 100:
         fixed = [Col("profile", "PROFILE", 18), Col("status", "STATUS", 10),
-                 Col("roles", "ROLES", 5), Col("step", "STEP", 6, True),
-                 Col("value", "HEADLINE", 8, True), Col("spark", "", 10),
-                 Col("ckpt", "CKPT", 7, True), Col("age", "AGE", 4, True)]
+                 Col("roles", "ROLES", 5), Col("age", "AGE", 4, True),
+                 Col("step", "STEP", 6, True), Col("value", "HEADLINE", 8, True),
+                 Col("spark", "", 10), Col("ckpt", "CKPT", 7, True)]
     else:
         fixed = [Col("backend", "BACKEND", 7), Col("status", "STATUS", 10),
-                 Col("roles", "ROLES", 5), Col("step", "STEP", 6, True),
-                 Col("value", "METRIC", 7, True), Col("spark", "", 6),
-                 Col("ckpt", "CKPT", 6, True), Col("age", "AGE", 3, True)]
+                 Col("roles", "ROLES", 5), Col("age", "AGE", 3, True),
+                 Col("step", "STEP", 6, True), Col("value", "METRIC", 7, True),
+                 Col("spark", "", 6), Col("ckpt", "CKPT", 6, True)]
     name_w = max(12, width - 1 - sum(c.width + 1 for c in fixed))
     cols = [Col("name", "RUN", name_w)] + fixed
     out, x = [], 1
@@ -92,7 +96,30 @@ def cell_text(row: RunRow, col: Col, now: float) -> str:
     return ""
 
 
-class RunTable(ScrollView, can_focus=True):
+LEFT = ("name", "profile", "backend", "status", "roles", "age")  # what rarely changes
+_CELL = Style()
+
+
+class _Side(Widget):
+    """One side of the table; all state lives in the :class:`RunTable`."""
+
+    DEFAULT_CSS = """
+    _Side { height: 1fr; }
+    """
+
+    def __init__(self, table: "RunTable", side: str) -> None:
+        super().__init__(classes="runs-" + side)
+        self.table = table
+        self.side = side
+
+    def render_line(self, y: int) -> Strip:
+        return self.table._render_side(self.side, y, self.size.width)
+
+    def on_click(self, event: Click) -> None:
+        self.table._clicked(event.y, event.chain)
+
+
+class RunTable(Widget, can_focus=True):
     """Rows of :class:`RunRow`; ``Highlighted``/``Selected`` messages name the run."""
 
     BINDINGS = [
@@ -104,7 +131,8 @@ class RunTable(ScrollView, can_focus=True):
         Binding("end,G", "jump(-1)", "Last", show=False, id="runs.last"),
     ]
     DEFAULT_CSS = """
-    RunTable { height: 1fr; scrollbar-size-vertical: 1; }
+    RunTable { height: 1fr; layout: horizontal; }
+    RunTable > .runs-right { width: 1fr; }
     """
 
     class Highlighted(Message):
@@ -122,14 +150,32 @@ class RunTable(ScrollView, can_focus=True):
         self.clock = clock
         self.rows: tuple[RunRow, ...] = ()
         self.cursor = 0
+        self.top = 0                                  # index of the first row on screen
         self._cols: list[Col] = layout_columns(80)
-        self._shown: dict[int, tuple[str, tuple[str, ...], str]] = {}  # y -> (name, cells, status)
+        self._split = 0                               # x where the right side starts
+        self._shown: dict[tuple[str, int], tuple[str, tuple[str, ...], str]] = {}
         self.empty_text = "no runs yet"
         self._now = clock()
 
+    def compose(self) -> ComposeResult:
+        yield _Side(self, "left")
+        yield _Side(self, "right")
+
+    @property
+    def _left(self) -> _Side:
+        return self.query_one(".runs-left", _Side)
+
+    @property
+    def _right(self) -> _Side:
+        return self.query_one(".runs-right", _Side)
+
+    @property
+    def page(self) -> int:
+        return max(1, self.size.height - 1)
+
     # ------------------------------------------------------------------ data in
     def set_rows(self, rows: tuple[RunRow, ...]) -> None:
-        """New rows: structural changes redraw everything, value changes only their cells."""
+        """New rows: structural changes redraw everything, value changes only their lines."""
         names_before = [r.name for r in self.rows]
         keep = self.current_name
         self.rows = rows
@@ -138,40 +184,45 @@ class RunTable(ScrollView, can_focus=True):
             if keep is not None and keep in names:
                 self.cursor = names.index(keep)
             self.cursor = max(0, min(self.cursor, len(rows) - 1))
-            self.virtual_size = Size(self.size.width, len(rows) + 1)
-            self._shown.clear()
-            self._now = self.clock()
-            self.refresh()
+            self._scroll_into_view()
+            self._redraw()
             if self.current_name != keep:
                 self.post_message(self.Highlighted(self.current_name))
             return
         self.refresh_cells()
 
+    def _redraw(self) -> None:
+        self._shown.clear()
+        self._now = self.clock()
+        for side in self.query(_Side):
+            side.refresh()
+
     def refresh_cells(self) -> None:
-        """Mark dirty the visible cells whose text changed (ages included)."""
+        """Mark dirty the part of each visible line whose text changed (ages included)."""
         if not self._shown:
-            self.refresh()
+            self._redraw()
             return
         now = self._now = self.clock()
-        top = int(self.scroll_offset.y)
-        regions = []
-        for y in range(1, self.size.height):
-            i = top + y - 1
-            if i >= len(self.rows):
-                break
-            row = self.rows[i]
-            cells = tuple(cell_text(row, c, now) for c in self._cols)
-            shown = self._shown.get(y)
-            if shown is None or shown[0] != row.name:
-                regions.append(Region(0, y, self.size.width, 1))
-                continue
-            for c, new, old in zip(self._cols, cells, shown[1]):
-                if new != old:
-                    regions.append(Region(c.x, y, c.width, 1))
-            if row.status != shown[2]:
-                regions.append(Region(0, y, self.size.width, 1))
-        if regions:
-            self.refresh(*regions)
+        for side in self.query(_Side):
+            cols = self._side_cols(side.side)
+            for y in range(1, self.size.height):
+                i = self.top + y - 1
+                if i >= len(self.rows):
+                    break
+                row = self.rows[i]
+                shown = self._shown.get((side.side, y))
+                if shown is None or shown[0] != row.name or shown[2] != row.status:
+                    side.refresh(Region(0, y, side.size.width, 1))
+                    continue
+                cells = tuple(cell_text(row, c, now) for c in cols)
+                changed = [k for k, (new, old) in enumerate(zip(cells, shown[1])) if new != old]
+                if changed:
+                    last = cols[changed[-1]]
+                    x0 = 0 if side.side == "left" else self._split
+                    side.refresh(Region(0, y, last.x + last.width - x0, 1))
+
+    def _side_cols(self, side: str) -> list[Col]:
+        return [c for c in self._cols if (c.key in LEFT) == (side == "left")]
 
     # ------------------------------------------------------------------ queries
     @property
@@ -186,9 +237,7 @@ class RunTable(ScrollView, can_focus=True):
         return c.name if c is not None else None
 
     def visible_names(self) -> set[str]:
-        top = int(self.scroll_offset.y)
-        h = max(1, self.size.height - 1)
-        return {r.name for r in self.rows[top:top + h]}
+        return {r.name for r in self.rows[self.top:self.top + self.page]}
 
     def select_name(self, name: str) -> bool:
         for i, r in enumerate(self.rows):
@@ -200,98 +249,142 @@ class RunTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ rendering
     def on_resize(self) -> None:
         self._cols = layout_columns(self.size.width)
-        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
-        self._shown.clear()
-        self.refresh()
+        right = [c for c in self._cols if c.key not in LEFT]
+        self._split = right[0].x - 1 if right else self.size.width
+        self._left.styles.width = self._split
+        self._scroll_into_view()
+        self._redraw()
 
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        self._shown.clear()
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
+    def _render_side(self, side: str, y: int, width: int) -> Strip:
+        cols = self._side_cols(side)
+        x0 = 0 if side == "left" else self._split
         if y == 0:
-            return self._header(width)
-        i = int(self.scroll_offset.y) + y - 1
+            return self._header(cols, x0, width)
+        i = self.top + y - 1
         if i >= len(self.rows):
-            if i == 0 and not self.rows:
-                return Strip([Segment(("  " + self.empty_text).ljust(width), Style(dim=True))])
+            if i == 0 and not self.rows and side == "left":
+                return Strip([Segment(("  " + self.empty_text).ljust(width),
+                                      Style(dim=True))])
             return Strip.blank(width)
         row = self.rows[i]
-        now = self._now
-        cells = tuple(cell_text(row, c, now) for c in self._cols)
-        self._shown[y] = (row.name, cells, row.status)
+        cells = tuple(cell_text(row, c, self._now) for c in cols)
+        self._shown[(side, y)] = (row.name, cells, row.status)   # what this line now shows
+        texts = dict(zip((c.key for c in cols), cells))
         selected = i == self.cursor
         base = Style(bgcolor="grey23") if selected and not self.has_focus else (
             Style(bgcolor="dark_blue", bold=True) if selected else Style())
-        segs = [Segment("▶" if selected else " ", base)]
-        for c, text in zip(self._cols, cells):
+        segs = []
+        x = x0
+        if side == "left":
+            segs.append(Segment("▶" if selected else " ", base))
+            x = 1
+        for c in cols:
+            if c.x > x:
+                segs.append(Segment(" " * (c.x - x), base))
+            text = texts[c.key]
             style = base
             if c.key == "status":
                 style = base + Style.parse(status_style(row.status) or "none")
-            elif c.key == "spark":
-                style = base + Style(color="green" if row.live else "grey50")
+            elif c.key == "spark" and not row.live:
+                style = base + Style(color="grey50")
             elif c.key in ("age", "ckpt", "backend", "profile", "roles") and not selected:
                 style = base + Style(dim=True)
             segs.append(Segment(text.rjust(c.width) if c.right else text.ljust(c.width), style))
-            segs.append(Segment(" ", base))
-        strip = Strip(segs)
-        return strip.crop_extend(0, width, base)
+            x = c.x + c.width
+        return Strip(segs).crop_extend(0, width, base)
 
-    def _header(self, width: int) -> Strip:
-        style = Style(bold=True, underline=False, color="grey70")
-        segs = [Segment(" ")]
-        for c in self._cols:
+    def _header(self, cols: list[Col], x0: int, width: int) -> Strip:
+        style = Style(bold=True, color="grey70")
+        segs = []
+        x = x0 if x0 else 1
+        if not x0:
+            segs.append(Segment(" "))
+        for c in cols:
+            if c.x > x:
+                segs.append(Segment(" " * (c.x - x)))
             t = c.title[:c.width]
             segs.append(Segment(t.rjust(c.width) if c.right else t.ljust(c.width), style))
-            segs.append(Segment(" "))
+            x = c.x + c.width
+        if x0 and len(self.rows) > self.page:   # where we are in a long list
+            pos = " %d/%d" % (self.cursor + 1, len(self.rows))
+            segs = [Segment(s.text, s.style) for s in segs]
+            text = "".join(s.text for s in segs).ljust(width)
+            return Strip([Segment(text[:max(0, width - len(pos))], style),
+                          Segment(pos, Style(color="grey50"))]).crop_extend(0, width, Style())
         return Strip(segs).crop_extend(0, width, Style())
 
     # ------------------------------------------------------------------ keys & mouse
+    def _scroll_into_view(self) -> None:
+        page = self.page
+        top = self.top
+        if self.cursor < top:
+            top = self.cursor
+        elif self.cursor >= top + page:
+            top = self.cursor - page + 1
+        top = max(0, min(top, max(0, len(self.rows) - page)))
+        if top != self.top:
+            self.top = top
+            self._shown.clear()
+
     def _move(self, index: int) -> None:
         if not self.rows:
             return
         index = max(0, min(index, len(self.rows) - 1))
-        old = self.cursor
+        old, old_top = self.cursor, self.top
         self.cursor = index
-        top = int(self.scroll_offset.y)
-        h = max(1, self.size.height - 1)
-        if index < top:
-            self.scroll_to(y=index, animate=False, immediate=True)
-        elif index >= top + h:
-            self.scroll_to(y=index - h + 1, animate=False, immediate=True)
-        for i in (old, index):
-            y = i - int(self.scroll_offset.y) + 1
-            if 1 <= y < self.size.height:
-                self.refresh(Region(0, y, self.size.width, 1))
+        self._scroll_into_view()
+        if self.top != old_top:
+            self._redraw()
+        else:
+            for i in (old, index):
+                self._refresh_row(i)
+            if len(self.rows) > self.page:
+                self._right.refresh(Region(0, 0, self._right.size.width, 1))
         if old != index:
+            self.post_message(self.Highlighted(self.current_name))
+
+    def _refresh_row(self, i: int) -> None:
+        y = i - self.top + 1
+        if 1 <= y < self.size.height:
+            for side in self.query(_Side):
+                self._shown.pop((side.side, y), None)
+                side.refresh(Region(0, y, side.size.width, 1))
+
+    def _scroll(self, delta: int) -> None:
+        top = max(0, min(self.top + delta, max(0, len(self.rows) - self.page)))
+        if top != self.top:
+            self.top = top
+            self.cursor = max(top, min(self.cursor, top + self.page - 1))
+            self._redraw()
             self.post_message(self.Highlighted(self.current_name))
 
     def action_cursor(self, delta: int) -> None:
         self._move(self.cursor + delta)
 
     def action_page(self, delta: int) -> None:
-        self._move(self.cursor + delta * max(1, self.size.height - 2))
+        self._move(self.cursor + delta * max(1, self.page - 1))
 
     def action_jump(self, where: int) -> None:
         self._move(0 if where == 0 else len(self.rows) - 1)
 
     def on_focus(self) -> None:
-        self._refresh_cursor_line()
+        self._refresh_row(self.cursor)
 
     def on_blur(self) -> None:
-        self._refresh_cursor_line()
+        self._refresh_row(self.cursor)
 
-    def _refresh_cursor_line(self) -> None:
-        y = self.cursor - int(self.scroll_offset.y) + 1
-        if 1 <= y < self.size.height:
-            self.refresh(Region(0, y, self.size.width, 1))
+    def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
+        self._scroll(3)
 
-    def on_click(self, event: Click) -> None:
-        if event.y < 1:
+    def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
+        self._scroll(-3)
+
+    def _clicked(self, y: int, chain: int) -> None:
+        if y < 1:
             return
-        i = int(self.scroll_offset.y) + event.y - 1
+        i = self.top + y - 1
         if 0 <= i < len(self.rows):
-            if i == self.cursor and event.chain >= 2:
+            if i == self.cursor and chain >= 2:
                 self.post_message(self.Selected(self.rows[i].name))
+            self.focus()
             self._move(i)
