@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("play", help="run the policy the run's checkpoint state asks for")
     v.add_argument("--run-dir", required=True, type=Path)
     v.add_argument("--viewer-id", required=True)
+    v.add_argument("--role", default=None,
+                   help="the viewer's role (Pitwall's viewer start passes it; = the viewer id)")
     v.add_argument("--display", default="none", help="none (window/video/preview: later)")
     return p
 
