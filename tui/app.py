@@ -341,6 +341,7 @@ BINDING_OWNERS: list[tuple[str, str]] = [
     ("Logs tab", "tui.screens.panes.logs:LogsPane"),
     ("Checkpoints tab", "tui.screens.panes.checkpoints:CheckpointsPane"),
     ("Processes tab", "tui.screens.panes.processes:ProcessesPane"),
+    ("Tables (checkpoints, processes)", "tui.widgets.keyed_table:KeyedTable"),
     ("Confirm", "tui.screens.confirm:ConfirmScreen"),
     ("Help", "tui.screens.help:HelpScreen"),
 ]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
@@ -79,8 +80,14 @@ class RunScreen(Screen):
 
     def refresh_from_model(self, only: str | None = None) -> None:
         detail = self.papp.model.detail
-        if detail is None or detail.path != self.path:
+        if detail is None or detail.path != self.path or not self.is_attached:
             return
+        try:
+            self._show(detail, only)
+        except NoMatches:  # the screen is being torn down (back, quit)
+            pass
+
+    def _show(self, detail: RunDetail, only: str | None) -> None:
         self._title(detail)
         logs = cast(LogsPane, self.pane("logs"))
         if self.active == "logs" or logs.role is None:
@@ -92,10 +99,13 @@ class RunScreen(Screen):
 
     def refresh_checkpoints(self) -> None:
         """A checkpoint was saved: show it now, not at the next render tick."""
-        if self.active == "checkpoints":
+        if self.is_attached and self.active == "checkpoints":
             detail = self.papp.model.detail
             if detail is not None and detail.path == self.path:
-                cast(CheckpointsPane, self.pane("checkpoints")).show(detail)
+                try:
+                    cast(CheckpointsPane, self.pane("checkpoints")).show(detail)
+                except NoMatches:
+                    pass
 
     def _title(self, d: RunDetail) -> None:
         alive = sum(1 for r in d.roles if r.alive and not r.is_viewer)

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 Cell = str | Text
 
 
 class KeyedTable(DataTable):
+    BINDINGS = [
+        Binding("home,g", "scroll_top", "First row", show=False, id="table.first"),
+        Binding("end,G", "scroll_bottom", "Last row", show=False, id="table.last"),
+    ]
     DEFAULT_CSS = """
     KeyedTable { height: 1fr; }
     """
