@@ -27,7 +27,8 @@ from conftest import wait_until
 PITWALL = Path(sys.executable).with_name("pitwall")
 
 
-def start_in_pty(argv: list[str], own_terminal: bool) -> tuple[subprocess.Popen, int]:
+def start_in_pty(argv: list[str], own_terminal: bool,
+                 colors: str = "truecolor") -> tuple[subprocess.Popen, int]:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
 
@@ -36,6 +37,8 @@ def start_in_pty(argv: list[str], own_terminal: bool) -> tuple[subprocess.Popen,
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
+    if colors == "256":
+        env.pop("COLORTERM")
     if own_terminal:
         p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
                              preexec_fn=take_terminal, close_fds=True)
@@ -82,3 +85,17 @@ def test_exits_within_a_second_when_the_terminal_goes(runs_root, test_profiles, 
     assert load_run(run).status == "running"   # the training did not notice
     main = load_run(run).role("main")
     assert psutil.pid_exists(main.pid)
+
+
+@pytest.mark.parametrize("colors", ["256", "truecolor"])
+def test_draws_in_256_colours_and_in_truecolor(tmp_path, colors):
+    p, master = start_in_pty([str(PITWALL), "--root", str(tmp_path / "runs")], True, colors)
+    try:
+        out = read_until(master, b"No runs under this root yet", 20)
+        assert b"No runs under this root yet" in ANSI.sub(b"", out)
+    finally:
+        os.close(master)
+        p.wait(timeout=5)
+    true_rgb = re.search(rb"\x1b\[[0-9;]*[34]8;2;", out) is not None
+    palette = re.search(rb"\x1b\[[0-9;]*[34]8;5;", out) is not None
+    assert (true_rgb, palette) == ((False, True) if colors == "256" else (True, False))

@@ -74,8 +74,8 @@ class RunsScreen(Screen):
         self.papp.model.set_visible(table.visible_names())
 
     def _title(self, total: int, live: int, shown: int, partial: bool = False) -> None:
-        text = "[b]Pitwall[/b]  %s   [b]%d[/b] runs, [green]%d live[/green]" % (
-            display_path(self.papp.root), total, live)
+        text = "[b]Pitwall[/b]  %s   [b]%d[/b] run%s, [green]%d live[/green]" % (
+            display_path(self.papp.root), total, "" if total == 1 else "s", live)
         if partial:
             text = "[b]Pitwall[/b]  %s   newest runs shown, reading the others ..." % (
                 display_path(self.papp.root))
