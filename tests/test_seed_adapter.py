@@ -152,7 +152,7 @@ def test_seed_train_play_managed_by_pitwall(tmp_path, runs_root):
         "  sim_device: cpu",
         "  rl_device: cpu",
         "  checkpoint_update_freq: 100",
-        "  relay_kick_after: '3,8'",
+        "  relay_kick_after: '3,6,10,15,25,40'",
         ""]))
     run = launch(str(profile), [], runs_root).run_dir
     rec = load_run(run).record
@@ -203,7 +203,7 @@ def test_seed_train_play_managed_by_pitwall(tmp_path, runs_root):
     stop_run(run, ["train"])
     assert read_proc_record(run, "train").exit_code == 0
     start_viewer(run).starter.wait(30)
-    wait_until(lambda: loads(run / "logs" / "viewer-2.log"), timeout=60,
+    wait_until(lambda: loads(run / "logs" / "viewer-2.log"), timeout=90,
                what="the kicked viewer loading")
     assert "viewer-2 started" in text_of(relay_log)
     assert load_run(run).role("relay").state == "running"   # viewers alive: it stays

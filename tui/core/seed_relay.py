@@ -14,8 +14,10 @@ until the state file changes. This process, started by the adapter profile as an
    and a whole zip archive (torch's format) when it starts like one. A manual choice is never
    overwritten: the read-check-write happens under the state file's lock;
 3. **kick** — when a viewer of the run starts, re-announces the current state (same mode and
-   checkpoint, new ``last_update``) ``--kick-after`` seconds later, so a seed viewer loads
-   something instead of running its random start policy.
+   checkpoint, new ``last_update``) at ``--kick-after`` seconds after its start, so a seed
+   viewer loads something instead of running its random start policy. The seed reads the value
+   it will compare against once at start, which takes as long as its env takes to come up, so
+   there are several (5, 15, 30, 60 s); each makes running seed viewers reload the same file.
 
 It exits 0 when the training role has ended and no viewer of the run is alive (after
 ``--grace`` seconds), and at once on SIGINT/SIGTERM.
@@ -156,7 +158,7 @@ class LatestWatcher(object):
 
 class Relay(object):
     def __init__(self, run_dir: Path, stable_for: float = 0.5,
-                 kick_after: tuple[float, ...] = (10.0, 30.0), grace: float = 5.0,
+                 kick_after: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0), grace: float = 5.0,
                  say: Callable[[str], None] = print):
         self.run_dir = Path(run_dir).absolute()
         self.record: RunRecord = read_run_record(self.run_dir)
@@ -297,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-dir", required=True, type=Path)
     ap.add_argument("--stable-for", type=float, default=0.5,
                     help="seconds latest.pth must stay unchanged to count as complete")
-    ap.add_argument("--kick-after", default="10,30",
+    ap.add_argument("--kick-after", default="5,15,30,60",
                     help="seconds after a viewer starts to re-announce the state ('' = never)")
     ap.add_argument("--grace", type=float, default=5.0,
                     help="seconds to linger once training ended and no viewer is alive")
