@@ -23,9 +23,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         table = Table(box=None, expand=True, show_header=True, header_style="bold",
                       pad_edge=False)
-        table.add_column("KEYS", no_wrap=True, style="bold cyan")
-        table.add_column("ACTION")
-        table.add_column("ID", style="dim", no_wrap=True)
+        table.add_column("KEYS", no_wrap=True, style="bold cyan", width=14)
+        table.add_column("ACTION", ratio=1)
+        table.add_column("ID", style="dim", no_wrap=True, ratio=1)
         where_before = None
         for where, bid, keys, desc in self.catalog:
             if where != where_before:

@@ -116,10 +116,11 @@ class RunScreen(Screen):
             return
         self._title_key = key
         style = status_style(d.status) or "bold"
-        text = "[b]%s[/b]  [%s]%s[/]  %s  roles %d/%d" % (
-            d.name, style, d.status_text, d.profile, alive, total)
+        text = "[b]%s[/b]  [%s]%s[/]  roles %d/%d" % (d.name, style, d.status_text, alive,
+                                                      total)
         if viewers:
             text += "  viewers %d" % viewers
+        text += "  [dim]%s[/dim]" % d.profile
         self.query_one("#run-title", Static).update(text)
 
     @on(TabbedContent.TabActivated)
