@@ -20,8 +20,8 @@ import torch
 from conftest import text_of, wait_until
 from runners.protocol import (CheckpointLoadError, read_index, read_proc_record,
                               read_viewer_status, save_checkpoint)
-from runners.isaacgym.checkpoint_io import (check_compatible, load_restricted,
-                                            load_rl_games_checkpoint, plain_numbers)
+from runners.isaacgym.checkpoint_io import (check_compatible, load_rl_games_checkpoint,
+                                            plain_numbers)
 from runners.isaacgym.config import parse_params
 from tui.core.launch import build_process_specs, launch
 from tui.core.profiles import ProfileError, discover_profiles, resolve_profile
@@ -63,9 +63,12 @@ def as_numpy1_pickle(src: Path, dst: Path) -> None:
     dst.write_bytes(out.getvalue())
 
 
-@pytest.mark.parametrize("loader", [load_rl_games_checkpoint, load_restricted],
+@pytest.mark.parametrize("old_torch", [False, True],
                          ids=["safe_globals", "restricted_unpickler"])
-def test_rl_games_checkpoints_load_only_through_the_allow_list(tmp_path, loader):
+def test_rl_games_checkpoints_load_only_through_the_allow_list(tmp_path, monkeypatch, old_torch):
+    if old_torch:  # as on torch < 2.5 (Isaac Gym's Python 3.8 envs): no safe_globals
+        monkeypatch.delattr(torch.serialization, "safe_globals")
+    loader = load_rl_games_checkpoint
     f = tmp_path / "Ant.pth"
     torch.save(rl_games_state(), f)
     with pytest.raises(Exception):

@@ -198,3 +198,27 @@ def test_run_record_errors_name_the_field(tmp_path):
         "processes": [{"role": "train", "argv": [], "cwd": "/"}]}))
     with pytest.raises(ProtocolError, match=r"run\.json.*processes\[0\]\.argv"):
         read_run_record(tmp_path)
+
+
+class _Evil(object):
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, ("touch %s" % self.marker,))
+
+
+@pytest.mark.parametrize("old_torch", [False, True], ids=["safe_globals", "restricted"])
+def test_malicious_pickle_is_refused_without_running(tmp_path, monkeypatch, old_torch):
+    import numpy as np
+    import torch
+
+    if old_torch:
+        monkeypatch.delattr(torch.serialization, "safe_globals")
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pth"
+    torch.save({"w": torch.ones(1), "x": _Evil(marker)}, evil)
+    allow = [np._core.multiarray.scalar, np.dtype]
+    with pytest.raises(CheckpointLoadError, match=r"outside the allow-list \((posix|os)\.system"):
+        load_torch_checkpoint(evil, allow=allow)
+    assert not marker.exists()

@@ -6,8 +6,8 @@ reward, a numpy ``float32`` scalar. rl_games itself loads with ``weights_only=Fa
 Loading goes through :func:`runners.protocol.load_torch_checkpoint` with the explicit allow-list
 below (numpy's scalar reconstructor under both its numpy 1 and numpy 2 names, ``numpy.dtype`` and
 a few numeric dtype classes). On a torch too old for ``torch.serialization.safe_globals`` (< 2.5,
-as in Isaac Gym's Python 3.8 environments), the same allow-list is enforced by a restricted
-unpickler: torch's own weights-only globals plus that list, nothing else.
+as in Isaac Gym's Python 3.8 environments) the protocol's loader enforces the same list with a
+restricted unpickler.
 
 Our own ``latest.pth``/history files store plain Python numbers instead of numpy scalars, so they
 even load with a bare ``torch.load(weights_only=True)``; rl_games' own best/last files need the
@@ -15,7 +15,6 @@ allow-list.
 """
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -60,12 +59,7 @@ def load_rl_games_checkpoint(path: Union[str, Path], map_location: Any = "cpu"
                              ) -> Dict[str, Any]:
     """Load an rl_games (or our) checkpoint; raises :class:`CheckpointLoadError` on anything
     that is not a complete checkpoint made only of tensors, numbers and the allowed types."""
-    import torch
-
-    if hasattr(torch.serialization, "safe_globals"):
-        state = load_torch_checkpoint(path, map_location=map_location, allow=allow_list())
-    else:
-        state = load_restricted(path, map_location)
+    state = load_torch_checkpoint(path, map_location=map_location, allow=allow_list())
     return normalize_state(state, path)
 
 
@@ -126,89 +120,6 @@ def check_compatible(model_state: Dict[str, Any], checkpoint_model: Dict[str, An
             parts.append("shape mismatch %s" % "; ".join(shapes[:3]))
         raise CheckpointLoadError(path, "the network in this checkpoint does not match the one "
                                         "this viewer runs (%s)" % "; ".join(parts))
-
-
-# --------------------------------------------------------------------------- old torch
-
-def _torch_weights_only_globals() -> Dict[str, Any]:
-    """What torch's own ``weights_only`` unpickler accepts (tensor rebuilders, storages ...)."""
-    try:
-        from torch import _weights_only_unpickler as wou
-
-        return dict(wou._get_allowed_globals())
-    except Exception:  # very old torch: the minimum a state dict of tensors needs
-        import collections
-
-        import torch
-
-        out = {"collections.OrderedDict": collections.OrderedDict,
-               "torch._utils._rebuild_tensor_v2": torch._utils._rebuild_tensor_v2,
-               "torch._utils._rebuild_parameter": torch._utils._rebuild_parameter,
-               "torch.Size": torch.Size}
-        for name in ("FloatStorage", "DoubleStorage", "HalfStorage", "LongStorage", "IntStorage",
-                     "ByteStorage", "BoolStorage"):
-            if hasattr(torch, name):
-                out["torch." + name] = getattr(torch, name)
-        return out
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    allowed = {}  # type: Dict[str, Any]
-
-    def find_class(self, module: str, name: str) -> Any:
-        full = "%s.%s" % (module, name)
-        obj = self.allowed.get(full)
-        if obj is None:
-            raise pickle.UnpicklingError("Unsupported global: %s was not an allowed global"
-                                         % full)
-        return obj
-
-
-class _RestrictedPickleModule(object):
-    """A ``pickle_module`` for ``torch.load`` whose unpickler honours only the allow-list."""
-    Unpickler = _RestrictedUnpickler
-    load = pickle.load
-    __name__ = "pitwall_restricted_pickle"
-
-
-def load_restricted(path: Union[str, Path], map_location: Any = "cpu") -> Dict[str, Any]:
-    """Load through the restricted unpickler (for torch without ``safe_globals``)."""
-    import torch
-
-    path = Path(path)
-    allowed = _torch_weights_only_globals()
-    allowed.update(allowed_globals())
-    _RestrictedUnpickler.allowed = allowed
-    try:
-        obj = torch.load(str(path), map_location=map_location,
-                         pickle_module=_RestrictedPickleModule, weights_only=False)
-    except FileNotFoundError:
-        raise CheckpointLoadError(path, "file does not exist")
-    except Exception as e:
-        raise CheckpointLoadError(path, _explain(path, e))
-    if not isinstance(obj, dict):
-        raise CheckpointLoadError(path, "expected a dict checkpoint, found %s"
-                                  % type(obj).__name__)
-    return obj
-
-
-def _explain(path: Path, e: Exception) -> str:
-    import zipfile
-
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = -1
-    if size == 0:
-        return "empty file (still being written, or the save was interrupted)"
-    if not zipfile.is_zipfile(str(path)):
-        return ("not a complete torch checkpoint (%d bytes; truncated or corrupted: no zip "
-                "archive directory)" % size)
-    text = str(e)
-    if "Unsupported global" in text:
-        return ("holds a type outside the allow-list (%s); refused rather than unpickled"
-                % text.split("Unsupported global:", 1)[1].split(" was not", 1)[0].strip())
-    return "cannot load checkpoint (%s: %s)" % (type(e).__name__, text.strip()[:200])
 
 
 def describe_allow_list() -> Tuple[str, ...]:

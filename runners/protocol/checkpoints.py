@@ -22,6 +22,7 @@ from typing import IO, Any, Callable, Dict, Iterable, List, NamedTuple, Optional
     Tuple, Union
 
 from .atomic import append_line, atomic_write_with
+from .checkpoint_load import CheckpointLoadError, load_torch_checkpoint
 from .rundir import CKPT_INDEX, LATEST_NAME, NN_DIR, RunPaths
 
 CKPT_FORMAT = "pitwall.ckpt/1"
@@ -243,55 +244,6 @@ def save_torch_checkpoint(run_dir: Union[str, Path], payload: Dict[str, Any], st
     data.setdefault("format", CKPT_FORMAT)
     data.setdefault("step", int(step))
     return save_checkpoint(run_dir, lambda f: torch.save(data, f), step, **kwargs)
-
-
-class CheckpointLoadError(Exception):
-    def __init__(self, path: Union[str, Path], message: str):
-        self.path = str(path)
-        self.message = message
-        super().__init__("%s: %s" % (self.path, message))
-
-
-def load_torch_checkpoint(path: Union[str, Path], map_location: Any = "cpu",
-                          allow: Sequence[Any] = ()) -> Dict[str, Any]:
-    """Load with ``weights_only=True``; ``allow`` is the explicit allow-list of extra globals."""
-    import torch
-
-    path = Path(path)
-    try:
-        if allow:
-            with torch.serialization.safe_globals(list(allow)):
-                obj = torch.load(str(path), map_location=map_location, weights_only=True)
-        else:
-            obj = torch.load(str(path), map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointLoadError(path, "file does not exist")
-    except Exception as e:  # torch raises many kinds for truncated / foreign files
-        raise CheckpointLoadError(path, _explain_load_error(path, e))
-    if not isinstance(obj, dict):
-        raise CheckpointLoadError(path, "expected a dict checkpoint, found %s" % type(obj).__name__)
-    return obj
-
-
-def _explain_load_error(path: Path, e: Exception) -> str:
-    import zipfile
-
-    text = str(e)
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = -1
-    if size == 0:
-        return "empty file (still being written, or the save was interrupted)"
-    if not zipfile.is_zipfile(str(path)):
-        return ("not a complete torch checkpoint (%d bytes; truncated or corrupted: no zip "
-                "archive directory)" % size)
-    m = re.search(r"Unsupported global: ([^\n]+?)(?: was not an allowed global|\n|$)", text)
-    if m:
-        return ("holds a type outside the allow-list (%s); refused rather than unpickled"
-                % m.group(1).strip())
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return "cannot load checkpoint (%s: %s)" % (type(e).__name__, first[:200])
 
 
 def history_names(names: Iterable[str], stem: str = DEFAULT_STEM) -> List[str]:
