@@ -20,8 +20,8 @@ from .run_record import (ProcessSpec, RunRecord, StopPolicy, read_params, read_r
                          write_run_record)
 from .rundir import (RunName, RunPaths, check_experiment_name, check_role_name, create_run_dir,
                      parse_run_dir_name, run_dir_name)
-from .state import (CheckpointState, read_state, resolve_checkpoint_path, state_lock,
-                    write_state)
+from .state import (CheckpointState, read_state, renew_state, resolve_checkpoint_path,
+                    state_lock, write_state)
 from .viewer import (VIEWER_STATES, ViewerStatus, list_viewer_statuses, read_viewer_status,
                      write_viewer_status)
 

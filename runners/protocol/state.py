@@ -23,7 +23,7 @@ import socket
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 from .atomic import atomic_write_json, read_json_object
 from .errors import ProtocolError
@@ -110,13 +110,48 @@ def state_lock(run_dir: Union[str, Path]) -> Iterator[None]:
             os.close(fd)
 
 
+def _new_stamp(prev: Optional[CheckpointState]) -> str:
+    """``last_update`` for a new write: always later than the previous one (readers such as
+    the seed's play loop compare it for equality only, so it must change on every write)."""
+    stamp = _dt.datetime.now().isoformat()
+    if prev is not None and stamp <= prev.last_update:
+        try:
+            stamp = (_dt.datetime.fromisoformat(prev.last_update)
+                     + _dt.timedelta(microseconds=1)).isoformat()
+        except ValueError:
+            pass
+    return stamp
+
+
+def _write_locked(paths: RunPaths, prev: Optional[CheckpointState], mode: str, target: Path,
+                  tool: str) -> CheckpointState:
+    state = CheckpointState(
+        mode=mode, checkpoint_path=str(target), last_update=_new_stamp(prev),
+        experiment_dir=str(paths.root), seq=(prev.seq if prev else 0) + 1,
+        written_by={"host": socket.gethostname(), "pid": os.getpid(), "tool": tool},
+    )
+    atomic_write_json(paths.state_file, state.to_dict())
+    return state
+
+
+def _read_or_none(run_dir: Union[str, Path]) -> Tuple[Optional[CheckpointState], bool]:
+    """(state, readable): a garbage file reads as (None, False)."""
+    try:
+        return read_state(run_dir), True
+    except ProtocolError:
+        return None, False
+
+
 def write_state(run_dir: Union[str, Path], mode: str, checkpoint: Union[str, Path, None] = None,
                 latest_relpath: str = DEFAULT_LATEST, tool: str = "pitwall",
-                require_exists: bool = True) -> CheckpointState:
-    """Write a new state (``seq`` + 1) atomically under the run's lock.
+                require_exists: bool = True, only_if_auto: bool = False
+                ) -> Optional[CheckpointState]:
+    """Write a new state (``seq`` + 1, a later ``last_update``) atomically under the lock.
 
     ``auto``: ``checkpoint_path`` is the run's latest file (``nn/latest.pth``).
     ``manual``: ``checkpoint`` is required, confined to the run dir, and must exist.
+    ``only_if_auto``: write only when there is no state yet or it is in auto mode, so an
+    automatic writer never overrides a user's manual choice (returns None then).
     """
     paths = RunPaths(run_dir)
     if mode not in MODES:
@@ -133,16 +168,26 @@ def write_state(run_dir: Union[str, Path], mode: str, checkpoint: Union[str, Pat
             raise ProtocolError(paths.state_file, "checkpoint_path",
                                 "%s does not exist" % target)
     with state_lock(run_dir):
+        prev, readable = _read_or_none(run_dir)
+        if only_if_auto and (not readable or (prev is not None and prev.mode != "auto")):
+            return None
+        # a garbage file is replaced by a valid one; seq then restarts at 1
+        return _write_locked(paths, prev, mode, target, tool)
+
+
+def renew_state(run_dir: Union[str, Path], tool: str = "pitwall") -> Optional[CheckpointState]:
+    """The same request again with a new ``seq`` and ``last_update``: viewers that reload only
+    when ``last_update`` changes (the seed's) then load it. None when there is no readable
+    state or its checkpoint is gone."""
+    paths = RunPaths(run_dir)
+    with state_lock(run_dir):
+        prev, _ = _read_or_none(run_dir)
+        if prev is None:
+            return None
         try:
-            prev = read_state(run_dir)
-            seq = prev.seq if prev else 0
+            target = resolve_checkpoint_path(run_dir, prev.checkpoint_path)
         except ProtocolError:
-            seq = 0  # a garbage file is replaced by a valid one; the next seq restarts
-        state = CheckpointState(
-            mode=mode, checkpoint_path=str(target),
-            last_update=_dt.datetime.now().isoformat(),
-            experiment_dir=str(paths.root), seq=seq + 1,
-            written_by={"host": socket.gethostname(), "pid": os.getpid(), "tool": tool},
-        )
-        atomic_write_json(paths.state_file, state.to_dict())
-    return state
+            return None
+        if not target.is_file():
+            return None
+        return _write_locked(paths, prev, prev.mode, target, tool)

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import os
 import signal
-import socket
 import sys
 import time
 import zipfile
@@ -36,9 +34,8 @@ from pathlib import Path
 from typing import Callable
 
 from runners.protocol import (CheckpointState, FileSignature, ProtocolError, RunRecord,
-                              atomic_write_json, file_signature, list_proc_roles, read_proc_record,
-                              read_run_record, read_state, resolve_checkpoint_path, state_lock)
-from runners.protocol.rundir import RunPaths
+                              file_signature, list_proc_roles, read_proc_record, read_run_record,
+                              read_state, renew_state, resolve_checkpoint_path, write_state)
 
 from .liveness import is_alive
 from .output_discovery import LogScanner, discovery_spec, record_output_dir
@@ -47,53 +44,26 @@ TOOL = "pitwall-seed-relay"
 ZIP_MAGIC = b"PK\x03\x04"
 
 
-def _now_iso(after: str | None = None) -> str:
-    stamp = _dt.datetime.now().isoformat()
-    if after is not None and stamp <= after:   # a reader compares strings: always a new one
-        stamp = (_dt.datetime.fromisoformat(after) + _dt.timedelta(microseconds=1)).isoformat()
-    return stamp
-
-
-def _write(out_dir: Path, prev: CheckpointState | None, mode: str, target: Path) -> CheckpointState:
-    """Write the state file (caller holds the lock); the protocol's fields, ``seq`` + 1."""
-    paths = RunPaths(out_dir)
-    st = CheckpointState(mode=mode, checkpoint_path=str(target),
-                         last_update=_now_iso(prev.last_update if prev else None),
-                         experiment_dir=str(paths.root), seq=(prev.seq if prev else 0) + 1,
-                         written_by={"host": socket.gethostname(), "pid": os.getpid(),
-                                     "tool": TOOL})
-    atomic_write_json(paths.state_file, st.to_dict())
-    return st
-
-
 def announce_latest(out_dir: Path, latest_relpath: str) -> CheckpointState | None:
     """Auto mode (or no state yet): point the state at latest with a new ``last_update``.
     None when the state is manual (or unreadable): a user's choice is never overwritten."""
-    target = resolve_checkpoint_path(out_dir, latest_relpath)
-    with state_lock(out_dir):
-        try:
-            prev = read_state(out_dir)
-        except ProtocolError:
-            return None
-        if prev is not None and prev.mode != "auto":
-            return None
-        return _write(out_dir, prev, "auto", target)
+    return write_state(out_dir, "auto", latest_relpath=latest_relpath, tool=TOOL,
+                       require_exists=False, only_if_auto=True)
 
 
 def reannounce(out_dir: Path, latest_relpath: str) -> CheckpointState | None:
     """Same mode and checkpoint, new ``last_update`` (a seed viewer then loads it)."""
-    with state_lock(out_dir):
-        try:
-            prev = read_state(out_dir)
-        except ProtocolError:
-            return None
-        if prev is None:
-            target = resolve_checkpoint_path(out_dir, latest_relpath)
-            return _write(out_dir, None, "auto", target) if target.is_file() else None
-        target = resolve_checkpoint_path(out_dir, prev.checkpoint_path)
-        if not target.is_file():
-            return None
-        return _write(out_dir, prev, prev.mode, target)
+    renewed = renew_state(out_dir, tool=TOOL)
+    if renewed is not None:
+        return renewed
+    try:
+        if read_state(out_dir) is not None:
+            return None  # a state whose checkpoint is gone: nothing to announce
+    except ProtocolError:
+        return None
+    if not resolve_checkpoint_path(out_dir, latest_relpath).is_file():
+        return None
+    return announce_latest(out_dir, latest_relpath)
 
 
 def looks_complete(path: Path) -> bool:
