@@ -170,7 +170,8 @@ class PitwallApp(App[int]):
 
     def _tick(self) -> None:
         self._drain_events()
-        self._spawned = [p for p in self._spawned if p.poll() is None]
+        for p in [p for p in self._spawned if p.poll() is not None]:
+            self._spawned.remove(p)   # reaped (appends come from worker threads)
         screen = self.screen
         refresh = getattr(screen, "refresh_from_model", None)
         if refresh is not None:

@@ -199,6 +199,8 @@ class RunTable(Widget, can_focus=True):
 
     def refresh_cells(self) -> None:
         """Mark dirty the part of each visible line whose text changed (ages included)."""
+        if not self.rows:
+            return
         if not self._shown:
             self._redraw()
             return
