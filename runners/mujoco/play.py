@@ -130,6 +130,7 @@ class Player(object):
         action = self.policy.act(self.obs, self.cfg.play.deterministic)
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.env_steps += 1
+        self.follower.set_extra(env_steps=self.env_steps)  # goes out with the next ack
         self.episode_length += 1
         self.episode_return += float(reward)
         self.display.show(self.env, info)
@@ -160,7 +161,7 @@ class Player(object):
         self.episode += 1
         self.follower.note_episode(self.episode_return)
         elapsed = max(time.monotonic() - self._started, 1e-9)
-        self.follower.set_extra(env_steps=self.env_steps, episode_length=self.episode_length,
+        self.follower.set_extra(episode_length=self.episode_length,
                                 steps_per_s=round(self.env_steps / elapsed, 1))
         self.display.episode_end(self.episode, self.episode_return, self.episode_length)
         now = time.monotonic()
