@@ -178,13 +178,15 @@ def aggregate(roles: list[RoleState]) -> tuple[str, int | None]:
     return "finished", None
 
 
-def load_run(path: Path) -> RunInfo:
+def load_run(path: Path, record: RunRecord | None = None) -> RunInfo:
+    """A run's state; ``record``: its ``run.json`` already read (unchanged since)."""
     path = Path(path)
     name = path.name
-    try:
-        record = read_run_record(path)
-    except ProtocolError as e:
-        return RunInfo(path, name, "invalid", error=str(e))
+    if record is None:
+        try:
+            record = read_run_record(path)
+        except ProtocolError as e:
+            return RunInfo(path, name, "invalid", error=str(e))
     try:
         created = (path / RUN_JSON).stat().st_mtime
     except OSError:
@@ -263,7 +265,11 @@ class Registry:
                         and not any(v.alive for v in cached[1].viewers):
                     info = cached[1]
                 else:
-                    info = load_run(path)
+                    # a live run's processes are checked again; run.json is parsed again
+                    # only when it changed (its mtime is the first part of the signature)
+                    same_json = cached is not None and sig is not None and \
+                        cached[0] is not None and cached[0][0] == sig[0]
+                    info = load_run(path, cached[1].record if same_json else None)
                     self._cache[path] = (sig, info)
                 out.append(info)
             for gone in set(self._cache) - seen:

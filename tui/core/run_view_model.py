@@ -35,6 +35,7 @@ from .run_checkpoints import current_state
 
 SPARK_POINTS = 16
 FIRST_LOOK = 64             # runs read before the first frame of a big root
+ROW_METRICS_EVERY_S = 2.0   # the runs list's numbers; a new checkpoint or status shows at once
 NO_ACK_AFTER_S = 5.0        # a live viewer that has not applied a request for this long
 STALE_ACK_AFTER_S = 10.0    # a live viewer whose heartbeat is this old
 INTEREST_GRACE_S = 30.0     # keep watching a run's metrics this long after it left the screen
@@ -184,9 +185,19 @@ class Event:
 
 # ====================================================================== helpers
 
+_CREATED: dict[str, float | None] = {}
+
+
 def _created_ts(info: RunInfo) -> float | None:
+    """When the run was created (from its name; cached: parsing dates is slow)."""
+    if info.name in _CREATED:
+        return _CREATED[info.name]
     c = info.created
-    return c.timestamp() if c is not None else None
+    ts = c.timestamp() if c is not None else None
+    if len(_CREATED) > 100_000:
+        _CREATED.clear()
+    _CREATED[info.name] = ts
+    return ts
 
 
 def headline_tag(info: RunInfo | None, tags: list[str]) -> str | None:
@@ -284,7 +295,8 @@ class RunsModel:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._row_cache: dict[str, tuple[int, int, RunRow]] = {}
+        self._row_cache: dict[str, tuple[int, int, RunRow, float]] = {}
+        self._base_cache: dict[str, tuple[RunInfo, RunRow]] = {}
         self.refreshes = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -437,6 +449,9 @@ class RunsModel:
             self._runs = RunsSnapshot(self.root, rows, prev.version + 1, self.clock())
             self._notify("runs" if prev.version <= 1 else "runs-later")
         self.index.forget({i.path for i in infos})
+        names = {i.name for i in infos}
+        for gone in [n for n in self._base_cache if n not in names]:
+            del self._base_cache[gone]
         self.refreshes += 1
 
     def _update_interest(self, infos: list[RunInfo]) -> None:
@@ -460,6 +475,15 @@ class RunsModel:
                 self.watcher.add(RunMetrics.for_run_dir(by_name[name].path, name))
 
     def _row(self, info: RunInfo) -> RunRow:
+        if info.name not in self._interest:
+            same = self._base_cache.get(info.name)
+            if same is not None and same[0] is info:  # the registry did not reload it
+                return same[1]
+        row = self._build_row(info)
+        self._base_cache[info.name] = (info, row)
+        return row
+
+    def _build_row(self, info: RunInfo) -> RunRow:
         alive = sum(1 for r in info.roles if r.alive)
         base = RunRow(
             name=info.name, path=info.path, profile=info.profile_name, backend=info.backend,
@@ -479,13 +503,15 @@ class RunsModel:
         mv = self.store.run_version(info.name)
         cached = self._row_cache.get(info.name)
         ck = (newest.name, newest.step) if newest is not None else (None, None)
-        if cached is not None and cached[0] == mv and cached[1] == hash(ck):
+        now = time.monotonic()
+        if cached is not None and cached[1] == hash(ck) and (cached[0] == mv or (
+                now - cached[3] < ROW_METRICS_EVERY_S and cached[2].step is not None)):
             return _with_base(cached[2], base)
         step, tag, value, spark = self._headline(info)
         row = RunRow(**{**base.__dict__, "step": step, "headline": tag,
                         "headline_value": value, "spark": spark,
                         "checkpoint": ck[0], "checkpoint_step": ck[1]})
-        self._row_cache[info.name] = (mv, hash(ck), row)
+        self._row_cache[info.name] = (mv, hash(ck), row, now)
         return row
 
     def _headline(self, info: RunInfo) -> tuple[int | None, str | None, float | None,
