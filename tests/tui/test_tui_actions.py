@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,28 @@ def test_palette_filter_and_two_tuis_agree(tmp_path):
             assert seqs == sorted(seqs) and len(set(seqs)) == 4
     run_app(scenario)
     assert b.is_dir()
+
+
+def test_a_stop_goes_on_after_the_tui_quits(runs_root):
+    """The process ignores SIGINT; the TUI quits right after asking; SIGTERM still comes."""
+    run = launch(str(Path(__file__).parent / "profiles" / "slow_stop.yaml"), [],
+                 runs_root).run_dir
+    wait_until(lambda: load_run(run).status == "running", what="running")
+
+    async def scenario():
+        app = app_on(runs_root)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: "running" in screen_text(app), what="listed")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: (run / "procs" / "main.stop.json").exists(), 10,
+                           "stop requested")
+            asked.append(time.monotonic())
+            await pilot.press("q")
+    asked: list[float] = []
+    run_app(scenario)
+    assert time.monotonic() - asked[0] < 2.5            # the TUI is gone before SIGTERM is due
+    assert load_run(run).status == "running"           # SIGINT was ignored
+    wait_until(lambda: load_run(run).status == "stopped", 20, what="stopped by SIGTERM")
+    assert "SIGTERM" in (run / "logs" / "pitwall.log").read_text()
