@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import fcntl
-import json
 import os
 import pty
 import re
 import select
 import shutil
-import signal
 import statistics
 import struct
 import subprocess

@@ -121,7 +121,8 @@ def test_keymap_file_rebinds_keys(tmp_path):
     # an unknown id: pitwall refuses to start and names the file and the id
     keymap.write_text("runs.lunch: n\n")
     out = subprocess.run([str(Path(sys.executable).with_name("pitwall")), "--root",
-                          str(tmp_path / "runs")], env={**os.environ, "PITWALL_KEYMAP": str(keymap)},
+                          str(tmp_path / "runs")],
+                         env={**os.environ, "PITWALL_KEYMAP": str(keymap)},
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert str(keymap) in out.stderr and "'runs.lunch'" in out.stderr

@@ -215,8 +215,9 @@ def overrides_from_text(text: str, params: Mapping[str, Any]) -> list[str]:
     """The overrides that turn ``params`` into the edited ``key=value`` lines.
 
     Lines equal to the default give nothing (so a changed line typed above or below the default
-    one wins); of several changed lines for one key the last wins; ``#`` starts a comment line; ``+key=value`` and ``~key`` pass through. A line that is not ``key=value``
-    raises :class:`OverrideError` naming its line number.
+    one wins); of several changed lines for one key the last wins; ``#`` starts a comment line;
+    ``+key=value`` and ``~key`` pass through. A line that is not ``key=value`` raises
+    :class:`OverrideError` naming its line number.
     """
     defaults = dict(flatten_params(params))
     chosen: dict[str, str] = {}

@@ -44,7 +44,8 @@ class KeyedTable(DataTable):
                 old = self._cells.get(key, ())
                 cells = tuple(cells)
                 if cells != old:
-                    for (col, _, _), new, prev in zip(self._spec, cells, old or (None,) * len(cells)):
+                    before = old or (None,) * len(cells)
+                    for (col, _, _), new, prev in zip(self._spec, cells, before):
                         if new != prev:
                             self.update_cell(key, col, new)
                     self._cells[key] = cells
