@@ -19,7 +19,7 @@ PROFILES = Path(__file__).parent / "profiles"
 def runs(tmp_path, monkeypatch):
     """Four runs under ./runs of a fresh working directory (paths show as ./runs)."""
     monkeypatch.chdir(tmp_path)
-    shutil.copytree(PROFILES, tmp_path / "profiles")
+    shutil.copytree(PROFILES / "demo", tmp_path / "profiles" / "demo")
     root = tmp_path / "runs"
     live = sleeper()
     make_run(root, "Ant", _dt.datetime(2026, 3, 13, 9, 30, 0), outcome="stopped", steps=30)
