@@ -198,3 +198,31 @@ def test_a_stop_goes_on_after_the_tui_quits(runs_root):
     assert load_run(run).status == "running"           # SIGINT was ignored
     wait_until(lambda: load_run(run).status == "stopped", 20, what="stopped by SIGTERM")
     assert "SIGTERM" in (run / "logs" / "pitwall.log").read_text()
+
+
+def test_a_new_checkpoint_is_on_screen_within_200ms(tmp_path):
+    import datetime as _dt
+
+    from runners.protocol import save_checkpoint
+    from tui.widgets.checkpoint_list import CheckpointList
+    from tui_testing import make_run
+
+    run = make_run(tmp_path / "runs", "Live", _dt.datetime(2026, 3, 14, 10, 0, 0))
+
+    async def scenario():
+        app = PitwallApp(tmp_path / "runs", cursor_blink=False)   # the default 3 Hz tick
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.open_run(run, "checkpoints")
+            table = await wait_for(pilot, lambda: (lambda t: t if t and t.row_count else None)(
+                next(iter(app.screen.query(CheckpointList)), None)), what="checkpoint list")
+            delays = []
+            for k in range(5):
+                await pilot.pause(0.15)
+                saved = time.monotonic()
+                name = save_checkpoint(run, lambda f: f.write(b"\0" * 100_000),
+                                       50_000 + k).name
+                await wait_for(pilot, lambda: name in table._keys, 2, name)
+                delays.append(time.monotonic() - saved)
+            print("checkpoint on screen after (s):", ["%.3f" % d for d in delays])
+            assert max(delays) < 0.2, delays
+    run_app(scenario)
