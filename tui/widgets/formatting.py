@@ -104,8 +104,9 @@ def end_ellipsis(text: str, width: int) -> str:
 
 def run_name(name: str, width: int) -> str:
     """A run's directory name in ``width`` cells. When it does not fit it reads as
-    ``<experiment> MM-DD HH:MM`` (the end of a long experiment name goes first): the experiment
-    and the start time, what tells runs apart, stay readable."""
+    ``<experiment> MM-DD HH:MM:SS`` (the end of a long experiment name goes first, the seconds
+    only when even that does not fit): the experiment and the start time, what tells runs
+    apart, stay readable."""
     if len(name) <= width:
         return name
     import re
@@ -115,12 +116,14 @@ def run_name(name: str, width: int) -> str:
         return middle_ellipsis(name, width)
     exp, mo, d, h, mi, sec, n = m.groups()
     n = n or ""
-    when = " %s-%s %s:%s%s" % (mo, d, h, mi, n)
-    if len(exp) + len(when) <= width:
-        return exp + when
-    room = width - len(when) - 1
-    if room >= 3:
-        return exp[:room] + "…" + when
+    long_when = " %s-%s %s:%s:%s%s" % (mo, d, h, mi, sec, n)
+    short_when = " %s-%s %s:%s%s" % (mo, d, h, mi, n)
+    if len(exp) + len(long_when) <= width:
+        return exp + long_when
+    for when, least in ((long_when, 6), (short_when, 3)):
+        room = width - len(when) - 1
+        if room >= least:
+            return exp[:room] + "…" + when
     return middle_ellipsis(name, width)
 
 

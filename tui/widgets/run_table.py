@@ -53,8 +53,8 @@ def layout_columns(width: int) -> list[Col]:
     else:
         fixed = [Col("backend", "BACKEND", 7), Col("status", "STATUS", 10),
                  Col("roles", "ROLES", 5), Col("age", "AGE", 3, True),
-                 Col("step", "STEP", 6, True), Col("value", "METRIC", 7, True),
-                 Col("spark", "", 6), Col("ckpt", "CKPT", 6, True)]
+                 Col("step", "STEP", 6, True), Col("value", "METRIC", 6, True),
+                 Col("spark", "", 5), Col("ckpt", "CKPT", 5, True)]
     name_w = max(12, width - 1 - sum(c.width + 1 for c in fixed))
     cols = [Col("name", "RUN", name_w)] + fixed
     out, x = [], 1
