@@ -21,6 +21,7 @@ from tui.core.metrics import Columns
 from .formatting import human_int, num
 
 Y_AXIS = 8          # cells for the y labels and the axis line
+MARK_GAP = 3        # fewest cells between two checkpoint marks
 _WEIGHTS = np.array([[1, 8], [2, 16], [4, 32], [64, 128]], dtype=np.int64)
 
 MAIN = Style(color="bright_cyan")
@@ -128,6 +129,9 @@ def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
         title += "  " + num(data.latest, 10)
     if data is not None and data.smoothing > 0:
         title += "  (ema %.2f)" % data.smoothing
+    if data is not None and data.markers:
+        n = len(data.markers)
+        title += "  ┴ %d save%s" % (n, "" if n == 1 else "s")
     strips.append(Strip([Segment(title[:width].ljust(width), TITLE)]))
     rows = height - 2
     plot_w = width - Y_AXIS
@@ -151,13 +155,15 @@ def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
     mark_cells: set[int] = set()
     mark_hit: set[tuple[int, int]] = set()
     _, _, last_rows, count = _rows_for(main, y0, y1, nrows)
-    for x in data.markers:
-        if not (lo <= x <= hi):
-            continue
+    shown = [x for x in sorted(data.markers) if lo <= x <= hi]
+    last_cell = -MARK_GAP
+    for x in shown:
         c = min(ncols - 1, int((x - lo) / (hi - lo) * ncols)) if hi > lo else 0
         cell = c // 2
-        if cell >= plot_w:
+        # saves closer than MARK_GAP cells: one mark stands for them (the title counts all)
+        if cell >= plot_w or (cell - last_cell < MARK_GAP and x != shown[-1]):
             continue
+        last_cell = cell
         mark_cells.add(cell)
         # colour the curve at the save: the nearest column with data
         for cc in (c, c - 1, c + 1, c - 2, c + 2):
