@@ -245,6 +245,15 @@ def test_resume_restores_counters_optimizer_and_obs_stats(tmp_path, procs, train
     assert [index[n].epoch for n in ("ckpt_000001536.pth", "ckpt_000002048.pth")] == [6, 8]
 
 
+def test_resume_from_another_envs_checkpoint_is_refused(tmp_path, procs, trained):
+    run_dir = make_run(tmp_path, SHORT + ["env_id=HalfCheetah-v5"])
+    ckpt = RunPaths(trained).nn_dir / "ckpt_000001024.pth"
+    p, log = procs.start(run_dir, "train", "--resume", str(ckpt))
+    assert finish(p, log, 60) == 2
+    assert "trained on InvertedPendulum-v5, this run uses HalfCheetah-v5" in log.read_text()
+    assert not RunPaths(run_dir).nn_dir.exists() and not metric_records(run_dir)
+
+
 def test_bad_params_fail_with_a_message_naming_run_json_and_the_field(tmp_path, procs):
     run_dir = make_run(tmp_path, SHORT)
     rec = read_run_record(run_dir)

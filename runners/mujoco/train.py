@@ -17,7 +17,8 @@ from typing import IO, Any, Deque, Dict, Optional, Union
 import numpy as np
 import torch
 
-from runners.protocol import MetricWriter, ProtocolError, RunPaths, save_torch_checkpoint
+from runners.protocol import CheckpointLoadError, MetricWriter, ProtocolError, RunPaths, \
+    save_torch_checkpoint
 
 from .checkpoint import build_payload, model_from_payload, read_checkpoint
 from .config import RunnerConfig
@@ -96,8 +97,9 @@ class Trainer(object):
     def _restore(self, path: Path) -> None:
         data = read_checkpoint(path, self.cfg.env_id, self.obs_dim, self.act_dim)
         if [int(h) for h in data["hidden"]] != list(self.cfg.ppo.hidden):
-            raise RuntimeError("%s: network hidden sizes %s differ from run.json params.ppo."
-                               "hidden %s" % (path, data["hidden"], self.cfg.ppo.hidden))
+            raise CheckpointLoadError(path, "network hidden sizes %s differ from run.json "
+                                      "params.ppo.hidden %s" % (data["hidden"],
+                                                                self.cfg.ppo.hidden))
         self.model.load_state_dict(model_from_payload(data, path).state_dict())
         if "optimizer" in data:
             self.optimizer.load_state_dict(data["optimizer"])
@@ -112,6 +114,7 @@ class Trainer(object):
         rng = data.get("torch_rng")
         if isinstance(rng, torch.Tensor):
             torch.set_rng_state(rng)
+        self.generator.manual_seed(self.cfg.seed + self.update)  # new minibatch orders
         self.last_saved_step = self.step
         self.resumed_from = path
 
