@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `pitwall ls | head`
+    except BrokenPipeError:  # `pitwall ls | head`: quiet, also for the flush at exit
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 
