@@ -39,6 +39,22 @@ class PPOConfig:
 class PlayConfig:
     deterministic: bool = True
     realtime: bool = True
+    preview_hz: float = 4.0         # headless viewer: preview frames per second (0 = none)
+    preview_width: int = 256
+    preview_height: int = 256
+
+
+@dataclass
+class VideoConfig:
+    """Video knobs, named as the ManiSkill seed's flags (``--record_video`` ...)."""
+    record_video: bool = False      # record during training (a separate process, a snapshot)
+    video_record_interval: int = 50  # training EPISODES between recordings (not steps)
+    max_video_steps: int = 1000     # an episode is cut after this many steps in a video
+    video_fps: float = 0.0          # 0 = the env's own rate (1 / dt)
+    video_width: int = 256
+    video_height: int = 256
+    settle_steps: int = 0           # zero-action steps after reset, before recording starts
+    video_episodes: int = 1         # episodes per training-time video
 
 
 @dataclass
@@ -54,6 +70,7 @@ class RunnerConfig:
     torch_threads: int = 0          # 0 = auto (min(2, cores) here)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     play: PlayConfig = field(default_factory=PlayConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     unknown: List[str] = field(default_factory=list)  # params this runner does not use
 
     @property
@@ -146,6 +163,14 @@ class _Reader(object):
         return [self.where(k) for k in sorted(self.data) if k not in self.used]
 
 
+def _even(r: _Reader, key: str, default: int) -> int:
+    """A frame size: 16..4096 and even (H.264 in yuv420p needs even sizes)."""
+    v = r.integer(key, default, 16)
+    if v > 4096 or v % 2:
+        raise r.fail(key, "must be an even number of pixels from 16 to 4096, found %d" % v)
+    return v
+
+
 def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") -> RunnerConfig:
     """Check ``params`` and build the config; raises :class:`ProtocolError`."""
     top = _Reader(source, params, "params")
@@ -171,7 +196,21 @@ def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") 
     )
     dp = PlayConfig()
     play = PlayConfig(deterministic=play_r.boolean("deterministic", dp.deterministic),
-                      realtime=play_r.boolean("realtime", dp.realtime))
+                      realtime=play_r.boolean("realtime", dp.realtime),
+                      preview_hz=play_r.number("preview_hz", dp.preview_hz, (0.0, 60.0)),
+                      preview_width=_even(play_r, "preview_width", dp.preview_width),
+                      preview_height=_even(play_r, "preview_height", dp.preview_height))
+    dv = VideoConfig()
+    video = VideoConfig(
+        record_video=top.boolean("record_video", dv.record_video),
+        video_record_interval=top.integer("video_record_interval", dv.video_record_interval, 1),
+        max_video_steps=top.integer("max_video_steps", dv.max_video_steps, 1),
+        video_fps=top.number("video_fps", dv.video_fps, (0.0, 240.0)),
+        video_width=_even(top, "video_width", dv.video_width),
+        video_height=_even(top, "video_height", dv.video_height),
+        settle_steps=top.integer("settle_steps", dv.settle_steps, 0),
+        video_episodes=top.integer("video_episodes", dv.video_episodes, 1),
+    )
     cfg = RunnerConfig(
         env_id=top.string("env_id"),
         total_steps=top.integer("total_steps", _MISSING, 1),
@@ -182,7 +221,7 @@ def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") 
         save_every=top.integer("save_every", 10, 0),
         keep_last=top.integer("keep_last", 0, 0),
         torch_threads=top.integer("torch_threads", 0, 0),
-        ppo=ppo, play=play,
+        ppo=ppo, play=play, video=video,
     )
     if ppo.minibatches > cfg.batch_size:
         raise ppo_r.fail("minibatches", "must be <= num_envs * rollout_steps = %d, found %d"

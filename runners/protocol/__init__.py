@@ -12,6 +12,8 @@ from .checkpoints import (CKPT_FORMAT, CheckpointInfo, CheckpointLoadError, File
                           save_torch_checkpoint, step_from_name)
 from .errors import ProtocolError
 from .metrics import MetricRecord, MetricWriter, parse_metric_line
+from .preview import (PREVIEW_FORMAT, PngError, PreviewFrame, decode_png, encode_png,
+                      list_previews, parse_preview, read_preview, write_preview)
 from .procs import (ProcRecord, StarterRecord, StopRequest, append_history, clear_stop_request,
                     list_proc_roles, now_iso, read_history, read_proc_record,
                     read_starter_record, read_stop_request, write_proc_record,
@@ -22,6 +24,8 @@ from .rundir import (RunName, RunPaths, check_experiment_name, check_role_name, 
                      parse_run_dir_name, run_dir_name)
 from .state import (CheckpointState, read_state, renew_state, resolve_checkpoint_path,
                     state_lock, write_state)
+from .videos import (VIDEO_SOURCES, VideoEntry, append_video_entry, claim_video_path,
+                     read_video_index, temp_video_path, video_base_name)
 from .viewer import (VIEWER_STATES, ViewerStatus, list_viewer_statuses, read_viewer_status,
                      write_viewer_status)
 
