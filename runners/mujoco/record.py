@@ -91,7 +91,8 @@ class EpisodeRecorder(object):
         rec = Recording(self.run_dir, "" if self.source == "training" else self.checkpoint,
                         self.step, self.width, self.height, self.fps, source=self.source,
                         env_id=self.cfg.env_id, train_episode=self.train_episode,
-                        settle_steps=self.settle_steps)
+                        settle_steps=self.settle_steps,
+                        name_hint="step%09d" % self.step if self.source == "training" else None)
         t0 = time.monotonic()
         entry = None  # type: Optional[VideoEntry]
         try:

@@ -17,16 +17,17 @@ from typing import IO, Any, Deque, Dict, Optional, Union
 import numpy as np
 import torch
 
-from runners.protocol import CheckpointLoadError, MetricWriter, ProtocolError, RunPaths, \
-    save_torch_checkpoint
+from runners.protocol import CKPT_FORMAT, CheckpointLoadError, MetricWriter, ProtocolError, \
+    RunPaths, save_torch_checkpoint
 
-from .checkpoint import build_payload, model_from_payload, read_checkpoint
+from .checkpoint import RUNNER, _cpu, build_payload, model_from_payload, read_checkpoint
 from .config import RunnerConfig
 from .envs import final_observations, make_vector_env, space_dims
 from .normalize import ObsNormalizer, RewardScaler
 from .policy import ActorCritic
 from .ppo import RolloutBuffer, UpdateStats, ppo_update
 from .stop_signal import StopFlag
+from .train_videos import TrainingVideos
 
 RECENT_EPISODES = 20  # rollout/ep_return is the mean of this many recent finished episodes
 
@@ -90,8 +91,12 @@ class Trainer(object):
         self.recent_lengths = collections.deque(maxlen=RECENT_EPISODES)  # type: Deque[float]
         self.last_saved_step = -1
         self.resumed_from = None  # type: Optional[Path]
+        self.videos = TrainingVideos(self.paths.root, cfg.video, cfg.env_id) \
+            if cfg.video.record_video else None  # type: Optional[TrainingVideos]
         if resume is not None:
             self._restore(Path(resume))
+            if self.videos is not None:
+                self.videos.resume_from(self.episodes)
 
     # ------------------------------------------------------------------ resume / save
     def _restore(self, path: Path) -> None:
@@ -128,6 +133,14 @@ class Trainer(object):
         self.last_saved_step = self.step
         self.say("saved %s (step %d)" % (path.name, self.step))
         return path
+
+    def policy_snapshot(self, step: int) -> Dict[str, Any]:
+        """What a video recorder needs of the live policy (no optimizer state)."""
+        return {"format": CKPT_FORMAT, "runner": RUNNER, "env_id": self.cfg.env_id,
+                "obs_dim": self.obs_dim, "act_dim": self.act_dim,
+                "hidden": list(self.model.hidden), "step": int(step),
+                "episodes": int(self.episodes), "model": _cpu(self.model.state_dict()),
+                "obs_norm": self.obs_norm.state_dict()}
 
     def headline(self) -> Dict[str, float]:
         if not self.recent_returns:
@@ -179,6 +192,8 @@ class Trainer(object):
                     self.save()
             if self.last_saved_step != self.step:
                 self.save()
+            if self.videos is not None:
+                self.videos.close(drain=not self.stop.is_set())
             if self.stop.is_set():
                 self.say("stopped by %s at step %d; final checkpoint saved"
                          % (self.stop.name, self.step))
@@ -186,6 +201,8 @@ class Trainer(object):
                 self.say("Training finished at step %d" % self.step)
             return 0
         finally:
+            if self.videos is not None:
+                self.videos.close(drain=False)
             writer.close()
             self.envs.close()
 
@@ -205,7 +222,7 @@ class Trainer(object):
         """Fill the rollout buffer; returns the next obs and the running episode counters."""
         gamma = self.cfg.ppo.gamma
         self.buf.reset()
-        for _ in range(self.cfg.rollout_steps):
+        for t in range(self.cfg.rollout_steps):
             obs_n = self.obs_norm(obs, update=True)
             action, logp, value = self.model.act(self._tensor(obs_n))
             action = action.cpu().numpy()
@@ -220,6 +237,13 @@ class Trainer(object):
                 self.episodes += 1
             ep_ret[done] = 0.0
             ep_len[done] = 0
+            if self.videos is not None:
+                if done.any():
+                    self.videos.on_episodes(self.episodes,
+                                            self.step + (t + 1) * self.cfg.num_envs,
+                                            self.policy_snapshot)
+                else:
+                    self.videos.pump()
             r = self.reward_norm(reward, done)
             cut = np.logical_and(trunc, np.logical_not(term))
             if cut.any():  # time limit, not failure: bootstrap with V(final obs)
@@ -242,6 +266,9 @@ class Trainer(object):
         m["train/update"] = float(self.update)
         m["perf/steps_per_s"] = self.cfg.batch_size / max(dt, 1e-9)
         m["perf/collect_frac"] = collect_dt / max(dt, 1e-9)
+        if self.videos is not None:
+            m["video/triggered"] = float(len(self.videos.triggered))
+            m["video/skipped"] = float(self.videos.skipped)
         writer.log(self.step, m)
         ret = ("%8.1f (len %5.0f)" % (m["rollout/ep_return"], m["rollout/ep_length"])
                if "rollout/ep_return" in m else "       - (no episode yet)")

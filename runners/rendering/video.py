@@ -64,7 +64,8 @@ class Recording(object):
 
     def __init__(self, run_dir: PathLike, checkpoint: PathLike, step: Optional[int],
                  width: int, height: int, fps: float, source: str = "record",
-                 env_id: str = "", train_episode: Optional[int] = None, settle_steps: int = 0):
+                 env_id: str = "", train_episode: Optional[int] = None, settle_steps: int = 0,
+                 name_hint: Optional[str] = None):
         self.run_dir = Path(run_dir)
         self.checkpoint = str(checkpoint)
         self.step = step
@@ -72,7 +73,7 @@ class Recording(object):
         self.env_id = env_id
         self.train_episode = train_episode
         self.settle_steps = settle_steps
-        self.base = video_base_name(source, checkpoint, time.time(), train_episode)
+        self.base = video_base_name(source, name_hint or checkpoint, time.time(), train_episode)
         self.tmp = temp_video_path(self.run_dir, self.base)
         self.writer = Mp4Writer(self.tmp, width, height, fps)
         self.returns = []  # type: List[float]
