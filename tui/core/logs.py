@@ -12,6 +12,8 @@ from typing import Callable, Iterator, Sequence
 from runners.protocol.rundir import PITWALL_LOG, RunPaths
 from runners.protocol import read_run_record
 
+from .metrics.tail import FileTail
+
 CHUNK = 64 * 1024
 
 
@@ -33,47 +35,41 @@ def available_logs(run_dir: Path) -> list[str]:
         return []
 
 
-def tail_text(path: Path, lines: int) -> str:
-    """The last ``lines`` lines, reading backwards in chunks (logs can be huge)."""
+def tail_text(path: Path, lines: int, size: int | None = None,
+              complete_only: bool = False) -> str:
+    """The last ``lines`` lines of the first ``size`` bytes (default: all), reading backwards
+    in chunks (logs can be huge). ``complete_only`` leaves out a partial last line."""
     with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        end = f.tell()
-        pos, data = end, b""
+        if size is None:
+            size = os.fstat(f.fileno()).st_size
+        pos, data = size, b""
         while pos > 0 and data.count(b"\n") <= lines:
             step = min(CHUNK, pos)
             pos -= step
             f.seek(pos)
             data = f.read(step) + data
+    if complete_only:
+        data = data[:data.rfind(b"\n") + 1]
     text = data.decode("utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:]) + ("\n" if text.endswith("\n") else "")
 
 
 def follow(path: Path, start: int, should_stop: Callable[[], bool] = lambda: False,
            poll: float = 0.2) -> Iterator[str]:
-    """Yield text appended after byte ``start``; restarts on truncation, reopens on rotation."""
-    offset = start
-    ino = None
-    while not should_stop():
-        try:
-            st = os.stat(path)
-        except OSError:
-            time.sleep(poll)
-            continue
-        if ino is not None and st.st_ino != ino:
-            offset = 0  # rotated: a new file under the same name
-        ino = st.st_ino
-        if st.st_size < offset:
-            offset = 0  # truncated
-        if st.st_size > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read(st.st_size - offset)
-            cut = data.rfind(b"\n") + 1  # hold a partial last line back
-            if cut:
-                offset += cut
-                yield data[:cut].decode("utf-8", errors="replace")
+    """Yield whole lines appended after byte ``start`` (a partial last line waits for its
+    newline); starts over on truncation, follows a rotated or replaced file."""
+    tail = FileTail(path, start=start)
+    try:
+        while not should_stop():
+            r = tail.read()
+            end = r.data.rfind(b"\n") if r is not None else -1
+            if end < 0:
+                time.sleep(poll)
                 continue
-        time.sleep(poll)
+            tail.consume(end + 1)
+            yield r.data[:end + 1].decode("utf-8", errors="replace")
+    finally:
+        tail.close()
 
 
 # --------------------------------------------------------------------------- for the TUI
@@ -99,20 +95,6 @@ def find_line(lines: Sequence[str], start: int, match: Callable[[str], bool],
         if match(lines[i]):
             return i
     return None
-
-
-def _tail_upto(path: Path, size: int, lines: int) -> str:
-    """The last ``lines`` lines of the first ``size`` bytes of ``path``."""
-    with open(path, "rb") as f:
-        pos, data = size, b""
-        while pos > 0 and data.count(b"\n") <= lines:
-            step = min(CHUNK, pos)
-            pos -= step
-            f.seek(pos)
-            data = f.read(step) + data
-    data = data[:data.rfind(b"\n") + 1]  # a partial last line is read when it completes
-    text = data.decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
 
 
 class LogFollower:
@@ -161,10 +143,10 @@ class LogFollower:
             try:
                 size = os.stat(self.path).st_size
                 if size:
-                    backlog = _tail_upto(self.path, size, self.backlog)
+                    backlog = tail_text(self.path, self.backlog, size, complete_only=True)
                     if backlog:
                         self._push(backlog)
-                    start = _last_newline_end(self.path, size)
+                    start = _after_last_newline(self.path, size)
                 break
             except OSError:
                 self._stop.wait(self.poll)
@@ -172,7 +154,7 @@ class LogFollower:
             self._push(text)
 
 
-def _last_newline_end(path: Path, size: int) -> int:
+def _after_last_newline(path: Path, size: int) -> int:
     """Offset just after the last newline before ``size`` (a partial line is read later)."""
     with open(path, "rb") as f:
         pos = size
@@ -180,8 +162,7 @@ def _last_newline_end(path: Path, size: int) -> int:
             step = min(CHUNK, pos)
             pos -= step
             f.seek(pos)
-            chunk = f.read(step)
-            i = chunk.rfind(b"\n")
+            i = f.read(step).rfind(b"\n")
             if i >= 0:
                 return pos + i + 1
     return 0

@@ -43,10 +43,14 @@ class TailRead:
 
 
 class FileTail(object):
-    def __init__(self, path: str | os.PathLike[str], chunk: int = 8 << 20):
+    """``start``: the offset to begin at in the first file opened (e.g. its size, to skip what
+    was there before); later files (after a truncation or rotation) are read from 0."""
+
+    def __init__(self, path: str | os.PathLike[str], chunk: int = 8 << 20, start: int = 0):
         self.path = Path(path)
         self.chunk = chunk
         self.offset = 0
+        self._start = start
         self.error: str | None = None
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
@@ -80,6 +84,7 @@ class FileTail(object):
             self._opened_once = True
             # a file that appears while we watch has no backlog: all of it is new
             self.initial_size = 0 if self._tried else st.st_size
+            self.offset = min(self._start, st.st_size)
         return True
 
     def close(self) -> None:
