@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from runners.protocol import read_proc_record, read_starter_record
 
+from tui.core.displays import choose_display
 from tui.core.registry import load_run
 from tui.core.run_control import stop_run
 from tui.core.viewers import pending_switch, start_viewer, viewer_acks
@@ -20,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "checkpoint chosen with `pitwall ckpt` and hot-swaps on every "
                                    "change; in auto mode it follows the newest checkpoint.")
     add_run_arg(p)
-    p.add_argument("--display", default="none",
-                   help="none (headless), or an X display such as :0 or localhost:10.0")
+    p.add_argument("--display", default="auto",
+                   help="auto (the display remembered for this host, else the first that "
+                        "opens, else headless), none (headless: preview frames), an X display "
+                        "such as :0 or localhost:10.0, or a Wayland socket (wayland-0)")
     p.add_argument("--list", action="store_true", help="list the run's viewers instead")
     p.add_argument("--stop", metavar="VIEWER", default=None, help="stop this viewer")
     p.add_argument("--json", action="store_true")
@@ -37,12 +41,17 @@ def cmd_play(args: argparse.Namespace) -> int:
         return 0
     if args.list:
         return list_viewers(d, args.json)
+    choice = choose_display(args.display)
+    if choice.message:
+        sys.stderr.write("pitwall: %s\n" % choice.message)
+    args.display = choice.display
     started = start_viewer(d, args.display)
     started.starter.wait(timeout=30)
     rec = read_proc_record(d, started.viewer_id)
     st = read_starter_record(d, started.viewer_id)
     if args.json:
         print_json({"viewer": started.viewer_id, "pid": rec.pid if rec else None,
+                    "display": choice.display, "display_message": choice.message,
                     "error": st.error if st else None})
     elif rec is None or (st and st.error):
         print("viewer %s did not start: %s (see logs/%s.log)"

@@ -14,6 +14,7 @@ from runners.protocol import (ProcessSpec, RunRecord, StopPolicy, ViewerStatus,
                               list_viewer_statuses, output_dir, read_run_record, read_state)
 from runners.protocol.rundir import RunPaths
 
+from .displays import is_wayland_display
 from .launch import runner_argv
 from .profiles import ProfileError, render
 from .run_control import start_adhoc_detached
@@ -63,7 +64,9 @@ def viewer_spec(run_dir: Path, record: RunRecord, viewer_id: str, display: str =
         raise ViewerError(str(e))
     env.update({"PITWALL_RUN_DIR": str(run_dir), "PITWALL_ROLE": viewer_id,
                 "PITWALL_VIEWER_ID": viewer_id, "PYTHONUNBUFFERED": "1"})
-    if display not in ("none", "video", ""):
+    if is_wayland_display(display):
+        env["WAYLAND_DISPLAY"] = display
+    elif display not in ("none", "video", ""):
         env["DISPLAY"] = display
     stop = play.get("stop") or {}
     return ProcessSpec(role=viewer_id, argv=argv + list(extra_args or []), cwd=cwd, kind="viewer",
