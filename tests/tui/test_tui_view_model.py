@@ -3,7 +3,6 @@ focus with its viewers' acks (pending, no ack), processes and checkpoints."""
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import time
 
 import psutil
@@ -92,15 +91,3 @@ def test_detail_flags_a_viewer_that_has_not_acked(tmp_path):
     model.stop()
 
 
-def test_auto_viewer_waits_for_the_first_checkpoint_then_gives_up_on_a_dead_run(tmp_path):
-    root = tmp_path / "runs"
-    run = make_run(root, "NoCkpt", _dt.datetime(2026, 3, 14, 11, 0, 0), outcome="failed",
-                   checkpoints=0)
-    model = RunsModel(root, use_watchdog=False)
-    model.request_viewer_on_checkpoint(run)
-    model.refresh_now()
-    model._start_auto_viewers()
-    assert model.pending_auto_viewers() == {}
-    events = model.drain_events()
-    assert any("ended before its first checkpoint" in e.text for e in events)
-    assert not (run / "procs" / "viewer-1.json").exists() and os.path.isdir(run)

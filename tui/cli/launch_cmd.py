@@ -8,7 +8,7 @@ from runners.protocol import read_proc_record, read_starter_record
 from tui.core.launch import launch
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, \
     profile_search_dirs
-from tui.core.viewers import start_viewer
+from tui.core.viewers import start_viewer_at_first_checkpoint
 
 from .common import guarded, print_json, runs_root, table
 
@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "component, or a YAML path")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     p.add_argument("--play", nargs="?", const="none", default=None, metavar="DISPLAY",
-                   help="also start a viewer (it waits for the first checkpoint); "
-                        "DISPLAY defaults to none (headless)")
+                   help="also start a viewer once the first checkpoint exists (even if this "
+                        "command has ended by then); DISPLAY defaults to none (headless)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=cmd_launch)
 
@@ -39,18 +39,20 @@ def cmd_launch(args: argparse.Namespace) -> int:
     first = res.record.processes[0].role
     rec = read_proc_record(res.run_dir, first)
     st = read_starter_record(res.run_dir)
-    viewer = start_viewer(res.run_dir, args.play).viewer_id if args.play is not None else None
+    if args.play is not None:
+        start_viewer_at_first_checkpoint(res.run_dir, args.play)
     if args.json:
         print_json({"run": res.run_dir.name, "path": str(res.run_dir),
                     "roles": [p.role for p in res.record.processes],
-                    "pid": rec.pid if rec else None, "viewer": viewer,
+                    "pid": rec.pid if rec else None,
+                    "viewer_at_first_checkpoint": args.play,
                     "error": st.error if st else None})
     else:
         print("launched %s" % res.run_dir)
         if rec is not None:
             print("  %s: pid %d, log %s" % (first, rec.pid, res.run_dir / "logs" / (first + ".log")))
-        if viewer:
-            print("  viewer %s (display %s)" % (viewer, args.play))
+        if args.play is not None:
+            print("  a viewer (display %s) starts at the first checkpoint" % args.play)
         if st is not None and st.error:
             print("  start failed: %s" % st.error)
     return 1 if st is not None and st.error else 0

@@ -290,7 +290,6 @@ class RunsModel:
         self._visible: set[str] = set()
         self._interest: dict[str, float] = {}     # run name -> last time it was wanted
         self._infos: dict[str, RunInfo] = {}
-        self._auto_viewers: dict[Path, str] = {}  # run dir -> display
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -357,16 +356,6 @@ class RunsModel:
                 self.events.append(Event("error", "checkpoints of %s: %s" % (run_dir.name, e)))
         self._wake.set()
 
-    def request_viewer_on_checkpoint(self, run_dir: Path, display: str = "none") -> None:
-        """Start a viewer for ``run_dir`` as soon as its first checkpoint exists."""
-        with self._lock:
-            self._auto_viewers[Path(run_dir).absolute()] = display
-        self._wake.set()
-
-    def pending_auto_viewers(self) -> dict[Path, str]:
-        with self._lock:
-            return dict(self._auto_viewers)
-
     def drain_events(self) -> list[Event]:
         out = []
         while self.events:
@@ -425,7 +414,6 @@ class RunsModel:
                 if self._focus is not None and (poked or now >= next_detail):
                     self._refresh_detail()
                     next_detail = time.monotonic() + self.detail_interval
-                self._start_auto_viewers()
             except Exception as e:  # keep the data flowing whatever one pass hit
                 self.events.append(Event("error", "refresh failed: %s: %s"
                                          % (type(e).__name__, e)))
@@ -581,35 +569,6 @@ class RunsModel:
         self._detail = _replace(d, checkpoints=snap, version=d.version + 1)
         self._notify("checkpoints")
         self._wake.set()  # acks and the newest checkpoint of the list follow
-
-    # ------------------------------------------------------------------ auto viewers
-    def _start_auto_viewers(self) -> None:
-        with self._lock:
-            todo = dict(self._auto_viewers)
-        for run_dir, display in todo.items():
-            try:
-                snap = self.index.scan(run_dir)
-            except Exception:
-                continue
-            if not snap.history and not snap.checkpoints:
-                info = self._infos.get(run_dir.name)
-                if info is not None and not info.live and info.status != "invalid":
-                    with self._lock:
-                        self._auto_viewers.pop(run_dir, None)
-                    self.events.append(Event("warning", "%s ended before its first checkpoint;"
-                                             " no viewer started" % run_dir.name))
-                continue
-            with self._lock:
-                self._auto_viewers.pop(run_dir, None)
-            try:
-                from .viewers import start_viewer
-
-                started = start_viewer(run_dir, display)
-                self.events.append(Event("information", "first checkpoint of %s: started %s"
-                                         % (run_dir.name, started.viewer_id)))
-            except Exception as e:
-                self.events.append(Event("error", "viewer for %s: %s" % (run_dir.name, e)))
-            self._notify("events")
 
     def _notify(self, what: str) -> None:
         if self.on_change is not None:

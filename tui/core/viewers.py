@@ -5,8 +5,11 @@ A viewer's role and id are the same (``viewer-1``, ``viewer-2`` ...); its proces
 """
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +20,9 @@ from runners.protocol.rundir import RunPaths
 from .displays import is_wayland_display
 from .launch import runner_argv
 from .profiles import ProfileError, render
+from .role_starter import log_event
 from .run_control import start_adhoc_detached
+from .spawn import python_module_argv, spawn_detached
 
 VIEWER_PREFIX = "viewer-"
 
@@ -107,3 +112,43 @@ def pending_switch(run_dir: Path, ack: ViewerStatus) -> bool:
     except Exception:
         return False
     return st is not None and ack.state not in ("stopped",) and ack.seq != st.seq
+
+
+def start_viewer_at_first_checkpoint(run_dir: Path, display: str = "none") -> subprocess.Popen:
+    """Start a viewer once the run's first checkpoint exists, from a detached waiter process:
+    the request survives the TUI or CLI that made it. The waiter gives up (and says so in
+    ``logs/pitwall.log``) when the run ends without a checkpoint."""
+    log_event(run_dir, "a viewer (display %s) will start at the first checkpoint" % display)
+    return spawn_detached(python_module_argv("tui.core.viewers", "at-first-checkpoint",
+                                             str(run_dir), "--display", display),
+                          RunPaths(run_dir).pitwall_log, cwd=run_dir)
+
+
+def wait_and_start_viewer(run_dir: Path, display: str, poll: float = 0.2) -> int:
+    from .registry import load_run
+    from .run_checkpoints import list_run_checkpoints
+
+    while True:
+        if list_run_checkpoints(run_dir):
+            started = start_viewer(run_dir, display)
+            log_event(run_dir, "first checkpoint: started %s" % started.viewer_id)
+            started.starter.wait()
+            return 0
+        if not load_run(run_dir).live:
+            log_event(run_dir, "the run ended before its first checkpoint; no viewer started")
+            return 1
+        time.sleep(poll)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tui.core.viewers")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("at-first-checkpoint")
+    w.add_argument("run_dir", type=Path)
+    w.add_argument("--display", default="none")
+    a = ap.parse_args(argv)
+    return wait_and_start_viewer(a.run_dir.absolute(), a.display)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

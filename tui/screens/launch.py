@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 from tui.core.launch import launch_resolved
 from tui.core.overrides import OverrideError, overrides_from_text, params_text
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, resolve_profile
+from tui.core.viewers import start_viewer_at_first_checkpoint
 from tui.widgets.formatting import display_path
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ class LaunchScreen(Screen):
             self.post_message(Launched(None, str(e)))
             return
         if viewer:
-            self.papp.model.request_viewer_on_checkpoint(res.run_dir, display)
+            start_viewer_at_first_checkpoint(res.run_dir, display)
         self.post_message(Launched(res.run_dir, None))
 
     @on(Launched)
