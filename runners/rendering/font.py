@@ -5,7 +5,7 @@ other character as ``?``.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -87,15 +87,34 @@ def text_mask(text: str) -> np.ndarray:
     return out
 
 
+def wrap_lines(lines: Sequence[str], max_chars: int) -> List[str]:
+    """Lines longer than ``max_chars`` are broken at their double spaces (then cut)."""
+    out = []  # type: List[str]
+    for line in lines:
+        if len(line) <= max_chars:
+            out.append(line)
+            continue
+        cur = ""
+        for part in line.split("  "):
+            if cur and len(cur) + 2 + len(part) > max_chars:
+                out.append(cur[:max_chars])
+                cur = part
+            else:
+                cur = (cur + "  " + part) if cur else part
+        if cur:
+            out.append(cur[:max_chars])
+    return out
+
+
 def draw_text(frame: np.ndarray, lines: Sequence[str], x: int = 4, y: int = 4,
               scale: Optional[int] = None, fg: Tuple[int, int, int] = (255, 255, 255),
               box: Optional[Tuple[int, int, int]] = (0, 0, 0), box_alpha: float = 0.6) -> None:
     """Burn ``lines`` into an (H, W, 3) uint8 frame in place, on a translucent box."""
-    lines = [line for line in lines if line]
-    if not lines:
-        return
     h, w = frame.shape[:2]
     s = scale or max(1, min(h, w) // 240)
+    lines = wrap_lines([line for line in lines if line], max(1, (w - x - 2 * s) // (ADVANCE * s)))
+    if not lines:
+        return
     line_h = (GLYPH_H + 3) * s
     width = max(len(line) for line in lines) * ADVANCE * s + 2 * s
     height = len(lines) * line_h + s
