@@ -8,8 +8,6 @@ import ctypes
 import ctypes.util
 import os
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -28,52 +26,8 @@ from tui.core.run_control import restart, stop_run
 from tui.core.viewers import start_viewer
 
 from conftest import wait_until
+from test_displays import SCREEN, xvfb  # noqa: F401  (a fixture)
 from test_playback_runner import log_tail, make_profiled_run
-
-SCREEN = (480, 360)
-
-
-def free_display() -> int:
-    for n in range(90, 400):
-        if not os.path.exists("/tmp/.X11-unix/X%d" % n) and \
-                not os.path.exists("/tmp/.X%d-lock" % n):
-            return n
-    raise RuntimeError("no free X display number")
-
-
-class Xvfb:
-    def __init__(self, number: int | None = None) -> None:
-        self.number = free_display() if number is None else number
-        self.name = ":%d" % self.number
-        self.proc = subprocess.Popen(["Xvfb", self.name, "-screen", "0",
-                                      "%dx%dx24" % SCREEN, "-nolisten", "tcp"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_until(lambda: os.path.exists("/tmp/.X11-unix/X%d" % self.number), 10,
-                   what="Xvfb %s" % self.name)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture
-def xvfb():
-    servers: list[Xvfb] = []
-
-    def start(number: int | None = None) -> Xvfb:
-        servers.append(Xvfb(number))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.kill()
-
 
 class _XImage(ctypes.Structure):
     _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int), ("xoffset", ctypes.c_int),
