@@ -60,7 +60,8 @@ def bench(root: Path, label: str, hidden: list[int], switches: int) -> dict:
     run = create_run_dir(root, "Bench")
     write_run_record(run, RunRecord(name=run.name, experiment="Bench", profile_name="bench",
                                     backend="mujoco", params=PARAMS, created_at=now_iso(),
-                                    processes=[ProcessSpec(role="train", argv=["true"])]))
+                                    processes=[ProcessSpec(role="train", argv=["true"],
+                                                                cwd=str(run))]))
     a = checkpoint(run, 100, hidden, 1)
     b = checkpoint(run, 200, hidden, 2)
     req = write_state(run, "manual", a)

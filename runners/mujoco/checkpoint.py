@@ -89,7 +89,7 @@ def read_checkpoint(path: Union[str, Path], env_id: Optional[str] = None,
 def model_from_payload(data: Dict[str, Any], path: Union[str, Path]) -> ActorCritic:
     try:
         model = ActorCritic(int(data["obs_dim"]), int(data["act_dim"]),
-                            [int(h) for h in data["hidden"]])
+                            [int(h) for h in data["hidden"]], init=False)
         model.load_state_dict(data["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
         raise CheckpointLoadError(path, "weights do not fit the network (%s)"

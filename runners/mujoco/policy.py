@@ -14,13 +14,16 @@ from torch import nn
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _mlp(sizes: Sequence[int], out_gain: float) -> nn.Sequential:
+def _mlp(sizes: Sequence[int], out_gain: float, init: bool = True) -> nn.Sequential:
     layers = []  # type: List[nn.Module]
     for i in range(len(sizes) - 1):
-        lin = nn.Linear(sizes[i], sizes[i + 1])
         last = i == len(sizes) - 2
-        nn.init.orthogonal_(lin.weight, out_gain if last else math.sqrt(2.0))
-        nn.init.zeros_(lin.bias)
+        if init:
+            lin = nn.Linear(sizes[i], sizes[i + 1])
+            nn.init.orthogonal_(lin.weight, out_gain if last else math.sqrt(2.0))
+            nn.init.zeros_(lin.bias)
+        else:  # weights come from a checkpoint: skip the (slow, for big layers) init
+            lin = nn.utils.skip_init(nn.Linear, sizes[i], sizes[i + 1])
         layers.append(lin)
         if not last:
             layers.append(nn.Tanh())
@@ -29,13 +32,13 @@ def _mlp(sizes: Sequence[int], out_gain: float) -> nn.Sequential:
 
 class ActorCritic(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int],
-                 init_log_std: float = 0.0):
+                 init_log_std: float = 0.0, init: bool = True):
         super().__init__()
         self.obs_dim = int(obs_dim)
         self.act_dim = int(act_dim)
         self.hidden = [int(h) for h in hidden]
-        self.actor = _mlp([self.obs_dim] + self.hidden + [self.act_dim], 0.01)
-        self.critic = _mlp([self.obs_dim] + self.hidden + [1], 1.0)
+        self.actor = _mlp([self.obs_dim] + self.hidden + [self.act_dim], 0.01, init)
+        self.critic = _mlp([self.obs_dim] + self.hidden + [1], 1.0, init)
         self.log_std = nn.Parameter(torch.full((self.act_dim,), float(init_log_std)))
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
