@@ -167,6 +167,7 @@ def test_fallback_to_headless_says_why(stale_x_socket, tmp_path):
 
 
 def test_headless_can_be_the_remembered_choice():
+    assert choose_display("none").headless and remembered() is None    # a one-off
     remember("none")
     assert choose_display("auto", env={"DISPLAY": ":0"}).display == "none"
     remember(":7", host="other-box")

@@ -54,6 +54,7 @@ class ViewState(object):
     def __init__(self, env_id: str):
         self.env_id = env_id
         self.checkpoint = None  # type: Optional[str]
+        self.label = None  # type: Optional[str]   e.g. "ckpt_000002048.pth (latest)"
         self.step = None  # type: Optional[int]
         self.episode = 0
         self.episode_return = None  # type: Optional[float]  (last finished episode)
@@ -61,7 +62,7 @@ class ViewState(object):
         self.env_steps = 0
 
     def lines(self) -> Tuple[str, str]:
-        name = Path(self.checkpoint).name if self.checkpoint else "-"
+        name = self.label or (Path(self.checkpoint).name if self.checkpoint else "-")
         first = "%s  step %s" % (name, "-" if self.step is None else self.step)
         last = "-" if self.episode_return is None else "%.1f" % self.episode_return
         second = "episode %d  return %.1f  last %s" % (self.episode + 1, self.return_so_far, last)
@@ -72,6 +73,19 @@ class ViewState(object):
                 "episode": self.episode, "episode_return": self.episode_return,
                 "return_so_far": round(self.return_so_far, 4), "env_steps": self.env_steps,
                 "env_id": self.env_id}
+
+
+def checkpoint_label(path: Path) -> str:
+    """``latest.pth`` is a hard link to a numbered file: show that one's name too."""
+    try:
+        ino = os.stat(str(path)).st_ino
+        with os.scandir(str(path.parent)) as it:
+            for e in it:
+                if e.name != path.name and e.name.endswith(path.suffix) and e.inode() == ino:
+                    return "%s (%s)" % (e.name, path.stem)
+    except OSError:
+        pass
+    return path.name
 
 
 class DisplayClosed(Exception):
@@ -405,6 +419,7 @@ class Player(object):
     def _swap(self, loaded: "Loaded[InferencePolicy]") -> None:
         self.policy = loaded.policy
         self.view.checkpoint = str(loaded.path)
+        self.view.label = checkpoint_label(loaded.path)
         self.view.step = loaded.step
         self.display.policy_changed(self.view)
         self.say("loaded %s (step %s)" % (loaded.path, loaded.step))

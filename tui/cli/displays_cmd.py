@@ -36,7 +36,7 @@ def cmd_displays(args: argparse.Namespace) -> int:
         return 0
     if args.use:
         choice = choose_display(args.use, timeout=args.timeout, remember_choice=False)
-        if choice.message:
+        if choice.message and args.use != "none":
             print("pitwall: %s; not remembered" % choice.message)
             return 1
         remember(choice.display)

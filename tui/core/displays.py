@@ -271,12 +271,11 @@ def choose_display(requested: str = "auto", timeout: float = PROBE_TIMEOUT_S,
                    x11_dir: str = X11_DIR) -> DisplayChoice:
     """Resolve ``auto`` / ``none`` / a display name to a display that opens, or headless.
 
-    An explicit display that opens is remembered for this host (``remember_choice``).
+    An explicit display that opens is remembered for this host (``remember_choice``); ``none``
+    is not (remember it with :func:`remember`).
     """
     requested = (requested or "auto").strip()
-    if requested == HEADLESS:
-        if remember_choice:
-            remember(HEADLESS)
+    if requested == HEADLESS:  # a one-off: only `pitwall displays --use none` remembers it
         return DisplayChoice(HEADLESS, requested)
     if requested != "auto":
         res = probe(requested, timeout, env)
