@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -100,7 +100,7 @@ class FrameRenderer(object):
             self._renderer = None
 
 
-def parse_size(text: str, what: str = "size") -> "tuple[int, int]":
+def parse_size(text: str, what: str = "size") -> Tuple[int, int]:
     """``256x192`` -> (256, 192); even sizes only (mp4/yuv420p needs them)."""
     try:
         w, h = (int(p) for p in text.lower().split("x"))
