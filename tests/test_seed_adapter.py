@@ -213,3 +213,40 @@ def test_seed_train_play_managed_by_pitwall(tmp_path, runs_root):
         read_proc_record(run, "relay")), timeout=30, what="the relay ending by itself")
     assert relay.exit_code == 0 and "relay done" in text_of(relay_log)
     assert load_run(run).status == "stopped"
+
+
+def test_relay_announces_a_latest_that_never_stops_changing(tmp_path):
+    """Fast epochs rewrite latest.pth more often than ``stable_for``: after ``max_wait`` a
+    complete archive is announced anyway; a half-written one never is."""
+    import threading
+
+    import torch
+
+    out = tmp_path / "out"
+    (out / "nn").mkdir(parents=True)
+    path = out / "nn" / "latest.pth"
+    stop = threading.Event()
+
+    def rewrite():
+        i = 0
+        while not stop.is_set():
+            torch.save({"w": torch.full((64,), float(i))}, str(path))  # in place, as the seed
+            i += 1
+            time.sleep(0.05)
+
+    t = threading.Thread(target=rewrite, daemon=True)
+    t.start()
+    try:
+        watcher = LatestWatcher(out, "nn/latest.pth", stable_for=0.5, max_wait=1.0)
+        t0 = time.monotonic()
+        sig = wait_until(watcher.poll, timeout=10, poll=0.02, what="an overdue announcement")
+        assert time.monotonic() - t0 >= 0.9
+        assert sig.size > 0
+    finally:
+        stop.set()
+        t.join(5)
+    half = out / "nn" / "half.pth"
+    torch.save({"w": torch.zeros(1000)}, str(half))
+    half.write_bytes(half.read_bytes()[:300])
+    w2 = LatestWatcher(out, "nn/half.pth", stable_for=0.5, max_wait=0.0)
+    assert w2.poll() is None

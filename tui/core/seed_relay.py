@@ -81,10 +81,15 @@ def looks_complete(path: Path) -> bool:
 class LatestWatcher(object):
     """Tells when a new ``latest.pth`` (written in place) is complete, once per version."""
 
-    def __init__(self, out_dir: Path, latest_relpath: str, stable_for: float = 0.5):
+    def __init__(self, out_dir: Path, latest_relpath: str, stable_for: float = 0.5,
+                 max_wait: float = 3.0):
         self.out_dir = Path(out_dir)
         self.latest_relpath = latest_relpath
         self.stable_for = stable_for
+        # a trainer that rewrites latest faster than ``stable_for`` (tiny nets, fast epochs)
+        # never leaves it still: after ``max_wait`` s of changes, a complete archive will do
+        self.max_wait = max_wait
+        self._changing_since: float | None = None
         self.path = self.out_dir / latest_relpath
         self.done: FileSignature | None = None       # the version already announced
         self._seen: tuple[FileSignature, float] | None = None
@@ -113,16 +118,23 @@ class LatestWatcher(object):
         sig = file_signature(self.path)
         if sig is None or sig == self.done or sig == self._bad:
             return None
+        if self._changing_since is None:
+            self._changing_since = now
+        overdue = now - self._changing_since >= self.max_wait
         if self._seen is None or self._seen[0] != sig:
             self._seen = (sig, now)
-            if time.time() - sig.mtime_ns / 1e9 < self.stable_for:
+            if time.time() - sig.mtime_ns / 1e9 < self.stable_for and not overdue:
                 return None        # just written: wait for it to settle
-        elif now - self._seen[1] < self.stable_for:
+        elif now - self._seen[1] < self.stable_for and not overdue:
             return None
         if not looks_complete(self.path):
-            self._bad = sig        # a half-written zip: wait for the next change
+            if not overdue:
+                self._bad = sig    # a half-written zip: wait for the next change
             return None
+        if overdue and file_signature(self.path) != sig:
+            return None            # changed while we looked: try again on the next pass
         self.done = sig
+        self._changing_since = None
         return sig
 
 
