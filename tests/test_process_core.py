@@ -30,7 +30,8 @@ def test_roles_start_in_order_after_readiness(runs_root, test_profiles):
     run = res.run_dir
     wait_until(lambda: role(run, "actor").state == "running", what="actor running")
     learner, actor = read_proc_record(run, "learner"), read_proc_record(run, "actor")
-    log = (run / "logs" / "pitwall.log").read_text()
+    log = wait_until(lambda: (lambda t: t if "started actor" in t else None)(
+        text_of(run / "logs" / "pitwall.log")), what="the starter's log line")
     assert log.index("learner is ready") < log.index("started actor")
     assert learner.pgid == learner.pid and actor.pgid == actor.pid != learner.pgid
     assert psutil.Process(learner.pid).terminal() is None  # own session, no controlling tty
