@@ -13,37 +13,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import List, Optional
 
-from .stop_flag import StopFlag
-
-EXIT_USAGE = 2
+from runners.runner_cli import EXIT_USAGE, runner_parser
+from runners.stop_flag import StopFlag
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runners.isaacgym",
-                                description="Pitwall's IsaacGym runner: rl_games PPO on "
-                                            "IsaacGymEnvs tasks, or gymnasium MuJoCo envs on "
-                                            "a CPU box.")
-    sub = p.add_subparsers(dest="mode")
-    sub.required = True
-    t = sub.add_parser("train", help="train headless; params come from RUN_DIR/run.json")
-    t.add_argument("--run-dir", required=True, type=Path)
-    t.add_argument("--role", default="train", help="role name in metrics.jsonl (default train)")
-    t.add_argument("--resume", type=Path, default=None, metavar="CKPT_PATH",
-                   help="restore weights, optimizer and counters, then continue")
-    v = sub.add_parser("play", help="run the policy the run's checkpoint state asks for")
-    v.add_argument("--run-dir", required=True, type=Path)
-    v.add_argument("--viewer-id", required=True)
-    v.add_argument("--role", default=None, help="the viewer's role (Pitwall passes it; = id)")
-    v.add_argument("--display", default="none",
-                   help="none (headless) or an X display for the viewer window (e.g. :0)")
-    return p
+    return runner_parser(
+        "python -m runners.isaacgym",
+        "Pitwall's IsaacGym runner: rl_games PPO on IsaacGymEnvs tasks, or gymnasium MuJoCo "
+        "envs on a CPU box.",
+        display_help="none (headless) or an X display for the viewer window (e.g. :0)")[0]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    stop = StopFlag().install()  # before the slow imports: an early stop still exits 0
+    stop = StopFlag(interrupt_on_repeat=True).install()  # before the slow imports
     args = _parser().parse_args(argv)
     try:
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]

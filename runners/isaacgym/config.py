@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Union
 
+from runners.params_reader import ParamsReader
 from runners.protocol import ProtocolError, RunPaths, read_params
 
 ENV_BACKENDS = ("auto", "isaacgym", "gymnasium")
-
-_MISSING = object()
-
 
 @dataclass
 class PlayConfig:
@@ -57,71 +55,8 @@ class RunnerConfig:
     unknown: List[str] = field(default_factory=list)
 
 
-class _Reader(object):
-    """Typed, checked access to a params mapping; errors name run.json and the field."""
-
-    def __init__(self, source: Union[str, Path], data: Dict[str, Any], prefix: str):
-        self.source = source
-        self.data = data
-        self.prefix = prefix
-        self.used = set()  # type: set
-
-    def fail(self, key: str, message: str) -> ProtocolError:
-        return ProtocolError(self.source, "%s.%s" % (self.prefix, key), message)
-
-    def _get(self, key: str, default: Any) -> Any:
-        self.used.add(key)
-        if key not in self.data or self.data[key] is None:
-            if default is _MISSING:
-                raise self.fail(key, "missing (required by the isaacgym runner)")
-            return default
-        return self.data[key]
-
-    def string(self, key: str, default: Any = _MISSING, allow_empty: bool = False,
-               choices: Optional[Sequence[str]] = None) -> str:
-        v = self._get(key, default)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            v = str(v)  # "cuda:0" is a string, but a bare 0 from YAML is fine too
-        if not isinstance(v, str) or (not v and not allow_empty):
-            raise self.fail(key, "expected a %sstring, found %r"
-                            % ("" if allow_empty else "non-empty ", v))
-        if choices is not None and v not in choices:
-            raise self.fail(key, "must be one of %s, found %r"
-                            % (", ".join(repr(c) for c in choices), v))
-        return v
-
-    def boolean(self, key: str, default: Any = _MISSING) -> bool:
-        v = self._get(key, default)
-        if not isinstance(v, bool):
-            raise self.fail(key, "expected true or false, found %r" % (v,))
-        return v
-
-    def integer(self, key: str, default: Any = _MISSING, low: Optional[int] = None,
-                special: Sequence[int] = ()) -> int:
-        v = self._get(key, default)
-        if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
-            v = int(v)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(key, "expected an integer, found %r" % (v,))
-        if low is not None and v < low and v not in special:
-            extra = (" (or %s)" % ", ".join(str(s) for s in special)) if special else ""
-            raise self.fail(key, "must be >= %d%s, found %d" % (low, extra, v))
-        return v
-
-    def string_list(self, key: str, default: Any = _MISSING) -> List[str]:
-        v = self._get(key, default)
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise self.fail(key, "expected a list of strings, found %r" % (v,))
-        return list(v)
-
-    def mapping(self, key: str) -> Dict[str, Any]:
-        v = self._get(key, {})
-        if not isinstance(v, dict):
-            raise self.fail(key, "expected a mapping, found %r" % (v,))
-        return v
-
-    def unknown(self) -> List[str]:
-        return ["%s.%s" % (self.prefix, k) for k in sorted(self.data) if k not in self.used]
+class _Reader(ParamsReader):
+    runner = "isaacgym"
 
 
 def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") -> RunnerConfig:

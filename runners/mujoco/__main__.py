@@ -20,30 +20,17 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from .stop_signal import StopFlag
-
-EXIT_USAGE = 2
+from runners.runner_cli import EXIT_USAGE, runner_parser
+from runners.stop_flag import StopFlag
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runners.mujoco",
-                                description="Pitwall's embedded runner: PPO (torch) on "
-                                            "gymnasium MuJoCo envs.")
-    sub = p.add_subparsers(dest="mode")
-    sub.required = True
-    t = sub.add_parser("train", help="train headless; params come from RUN_DIR/run.json")
-    t.add_argument("--run-dir", required=True, type=Path)
-    t.add_argument("--role", default="train", help="role name in metrics.jsonl (default train)")
-    t.add_argument("--resume", type=Path, default=None, metavar="CKPT_PATH",
-                   help="restore weights, optimizer, obs stats and counters, then continue")
-    v = sub.add_parser("play", help="run the policy the run's checkpoint state asks for")
-    v.add_argument("--run-dir", required=True, type=Path)
-    v.add_argument("--viewer-id", required=True)
-    v.add_argument("--role", default=None,
-                   help="the viewer's role (Pitwall's viewer start passes it; = the viewer id)")
-    v.add_argument("--display", default="none",
-                   help="none: headless, preview frames in preview/<viewer-id>.png; an X display "
-                        "(:0, localhost:10.0) or Wayland socket (wayland-0): a window")
+    p, sub, _train, v = runner_parser(
+        "python -m runners.mujoco",
+        "Pitwall's embedded runner: PPO (torch) on gymnasium MuJoCo envs.",
+        display_help="none: headless, preview frames in preview/<viewer-id>.png; an X display "
+                     "(:0, localhost:10.0) or Wayland socket (wayland-0): a window",
+        resume_help="restore weights, optimizer, obs stats and counters, then continue")
     v.add_argument("--preview-hz", type=float, default=None,
                    help="headless preview frames per second (default params.play.preview_hz; "
                         "0 = none)")

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Union
 
-from runners.protocol import ProtocolError, RunPaths, read_params
+from runners.params_reader import MISSING, ParamsReader
+from runners.protocol import RunPaths, read_params
 
 DEVICES = ("auto", "cpu", "cuda")
-
-_MISSING = object()
-
 
 @dataclass
 class PPOConfig:
@@ -82,85 +80,8 @@ class RunnerConfig:
         return self.batch_size // self.ppo.minibatches
 
 
-class _Reader(object):
-    """Typed, checked access to a nested params mapping; errors name run.json + field."""
-
-    def __init__(self, source: Union[str, Path], data: Dict[str, Any], prefix: str):
-        self.source = source
-        self.data = data
-        self.prefix = prefix
-        self.used = set()  # type: set
-
-    def where(self, key: str) -> str:
-        return "%s.%s" % (self.prefix, key)
-
-    def fail(self, key: str, message: str) -> ProtocolError:
-        return ProtocolError(self.source, self.where(key), message)
-
-    def _get(self, key: str, default: Any) -> Any:
-        self.used.add(key)
-        if key not in self.data or self.data[key] is None:
-            if default is _MISSING:
-                raise self.fail(key, "missing (required by the mujoco runner)")
-            return default
-        return self.data[key]
-
-    def string(self, key: str, default: Any = _MISSING,
-               choices: Optional[Sequence[str]] = None) -> str:
-        v = self._get(key, default)
-        if not isinstance(v, str) or not v:
-            raise self.fail(key, "expected a non-empty string, found %r" % (v,))
-        if choices is not None and v not in choices:
-            raise self.fail(key, "must be one of %s, found %r"
-                            % (", ".join(repr(c) for c in choices), v))
-        return v
-
-    def boolean(self, key: str, default: Any = _MISSING) -> bool:
-        v = self._get(key, default)
-        if not isinstance(v, bool):
-            raise self.fail(key, "expected true or false, found %r" % (v,))
-        return v
-
-    def integer(self, key: str, default: Any = _MISSING, low: Optional[int] = None) -> int:
-        v = self._get(key, default)
-        if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
-            v = int(v)  # YAML reads 2e5 as a float
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(key, "expected an integer, found %r" % (v,))
-        if low is not None and v < low:
-            raise self.fail(key, "must be >= %d, found %d" % (low, v))
-        return v
-
-    def number(self, key: str, default: Any = _MISSING,
-               bounds: Tuple[Optional[float], Optional[float]] = (None, None),
-               open_low: bool = False) -> float:
-        v = self._get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
-            raise self.fail(key, "expected a number, found %r" % (v,))
-        v = float(v)
-        low, high = bounds
-        if low is not None and (v < low or (open_low and v == low)):
-            raise self.fail(key, "must be %s %g, found %g" % (">" if open_low else ">=", low, v))
-        if high is not None and v > high:
-            raise self.fail(key, "must be <= %g, found %g" % (high, v))
-        return v
-
-    def int_list(self, key: str, default: Any = _MISSING) -> List[int]:
-        v = self._get(key, default)
-        if not isinstance(v, list) or not v or not all(
-                isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v):
-            raise self.fail(key, "expected a non-empty list of positive integers, found %r"
-                            % (v,))
-        return list(v)
-
-    def mapping(self, key: str) -> Dict[str, Any]:
-        v = self._get(key, {})
-        if not isinstance(v, dict):
-            raise self.fail(key, "expected a mapping, found %r" % (v,))
-        return v
-
-    def unknown(self) -> List[str]:
-        return [self.where(k) for k in sorted(self.data) if k not in self.used]
+class _Reader(ParamsReader):
+    runner = "mujoco"
 
 
 def _even(r: _Reader, key: str, default: int) -> int:
@@ -213,9 +134,9 @@ def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") 
     )
     cfg = RunnerConfig(
         env_id=top.string("env_id"),
-        total_steps=top.integer("total_steps", _MISSING, 1),
+        total_steps=top.integer("total_steps", MISSING, 1),
         seed=top.integer("seed", 0),
-        device=top.string("device", "auto", DEVICES),
+        device=top.string("device", "auto", choices=DEVICES),
         num_envs=top.integer("num_envs", 8, 1),
         rollout_steps=top.integer("rollout_steps", 128, 1),
         save_every=top.integer("save_every", 10, 0),

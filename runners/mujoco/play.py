@@ -29,7 +29,7 @@ from runners.rendering.preview_writer import PreviewWriter
 from .checkpoint import InferencePolicy, load_policy
 from .config import RunnerConfig
 from .envs import env_dt, make_env, space_dims
-from .stop_signal import StopFlag
+from runners.stop_flag import StopFlag
 
 FELL_BEHIND_S = 0.25   # realtime pacing gives up catching up beyond this lag
 EPISODE_LINE_S = 1.0   # at most one episode line per second in the log

@@ -25,7 +25,7 @@ from runners.rendering.video import Recording
 from .checkpoint import load_policy, read_checkpoint
 from .config import RunnerConfig
 from .envs import env_dt, make_env, space_dims
-from .stop_signal import StopFlag
+from runners.stop_flag import StopFlag
 
 DEFAULT_FPS = 30.0
 
