@@ -95,3 +95,19 @@ def test_ls_survives_a_closed_pipe(runs_root):
     p = subprocess.run("%s -m tui.cli --root %s ls | head -n 1" % (sys.executable, runs_root),
                        shell=True, capture_output=True, text=True, env=env, timeout=120)
     assert p.stdout.startswith("RUN ") and p.stderr == ""
+
+
+def test_stop_with_viewers_and_delete(runs_root):
+    run = launched(runs_root, "one_role", "exit_after=120")
+    out = pw(runs_root, "play", run.name, "--display", "none")
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_until(lambda: "tick" in text_of(run / "logs" / "viewer-1.log"), what="viewer output")
+    refused = pw(runs_root, "delete", run.name, "--yes")
+    assert refused.returncode == 2 and "still has live processes" in refused.stderr
+    assert pw(runs_root, "delete", run.name).returncode == 2  # no terminal, no --yes: refused
+    stop = pw(runs_root, "stop", run.name, "--viewers")
+    assert "main: stopped" in stop.stdout and "viewer-1: stopped" in stop.stdout
+    assert run.exists()
+    gone = pw(runs_root, "delete", run.name, "--yes")
+    assert gone.returncode == 0 and not run.exists()
+    assert [p.name for p in runs_root.iterdir()] == []

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import sys
 
 from runners.protocol import list_checkpoints
 from runners.protocol.metrics import parse_metric_line
 
-from tui.core.registry import RunInfo, scan_runs
+from tui.core.registry import RunInfo, load_run, scan_runs
 from tui.core.run_checkpoints import find_checkpoint, layout, list_run_checkpoints
-from tui.core.run_control import restart, resume, stop_run
+from tui.core.run_control import delete_run, restart, resume, stop_run
 
-from .common import add_run_arg, age, guarded, print_json, run_dir, runs_root, table
+from .common import add_run_arg, age, err, guarded, print_json, run_dir, runs_root, table
 
 ORDER = 20
 
@@ -27,7 +28,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_arg(p)
     p.add_argument("--role", action="append", default=None, help="only this role (repeatable)")
     p.add_argument("--kill", action="store_true", help="SIGKILL at once")
+    p.add_argument("--viewers", action="store_true",
+                   help="also stop the run's viewers and recorders (they keep running by "
+                        "default: a finished run can still be watched)")
     p.set_defaults(handler=cmd_stop)
+
+    p = sub.add_parser("delete", help="delete a run directory (refused while anything in it "
+                                      "runs)")
+    add_run_arg(p)
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.set_defaults(handler=cmd_delete)
 
     p = sub.add_parser("restart", help="stop and start a run's roles again")
     add_run_arg(p)
@@ -117,12 +127,31 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     d = run_dir(args)
     outs = stop_run(d, args.role, kill=args.kill, progress=lambda m: print("  " + m))
+    if args.viewers:
+        live = [v.role for v in load_run(d).viewers if v.alive]
+        if live:
+            outs += stop_run(d, live, kill=args.kill, progress=lambda m: print("  " + m))
     for o in outs:
         if not o.was_running:
             print("%s: not running" % o.role)
         else:
             how = ("exit code %s" % o.exit_code) if o.signal is None else "signal %d" % o.signal
             print("%s: stopped by %s (%s)" % (o.role, o.stopped_by, how))
+    return 0
+
+
+@guarded
+def cmd_delete(args: argparse.Namespace) -> int:
+    d = run_dir(args)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return err("refusing to delete %s without --yes (no terminal to ask on)" % d)
+        answer = input("delete %s and everything in it? [y/N] " % d)
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept %s" % d.name)
+            return 1
+    delete_run(d)
+    print("deleted %s" % d.name)
     return 0
 
 
