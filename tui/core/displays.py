@@ -311,6 +311,23 @@ def choose_display(requested: str = "auto", timeout: float = PROBE_TIMEOUT_S,
                          probes)
 
 
+def desktop_display(timeout: float = PROBE_TIMEOUT_S, env: Mapping[str, str] | None = None,
+                    x11_dir: str = X11_DIR) -> DisplayChoice:
+    """A display to open a desktop application on (a video player): as ``auto``, without
+    remembering anything, and a remembered ``none`` (headless viewers) does not stop the
+    search for a display that opens."""
+    choice = choose_display("auto", timeout, remember_choice=False, env=env, x11_dir=x11_dir)
+    if not choice.headless or remembered() != HEADLESS:
+        return choice
+    probes = probe_all([c.name for c in discover(env, x11_dir)], timeout)
+    for res in probes:
+        if res.ok:
+            return DisplayChoice(res.name, "auto", None, probes)
+    why = ("no display works (%s)" % "; ".join(p.describe() for p in probes)) if probes else \
+        "no display found ($DISPLAY is not set, no X server socket, no Wayland socket)"
+    return DisplayChoice(HEADLESS, "auto", why, probes)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m tui.core.displays [NAME ...]``: probe and print (for scripts and support)."""
     args = sys.argv[1:] if argv is None else argv

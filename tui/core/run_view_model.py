@@ -7,6 +7,11 @@ render timer (2-5 Hz) reads them and redraws only what changed. A new checkpoint
 focus is pushed at once through ``on_change("checkpoints")`` (watchdog), because the checkpoint
 list must show it within 200 ms.
 
+While the run view's Preview tab is visible (:meth:`RunsModel.watch_playback`), the same thread
+also reads the newest preview frame of the viewer shown (4 times a second, only when the file
+changed) and the run's video index (when ``videos/index.jsonl`` changes, and every 2 s), and
+publishes them as a :class:`PlaybackSnapshot`. Nothing of that is read while the tab is hidden.
+
 Everything comes from the run directories, so another TUI or the CLI acting on the same root is
 seen within a refresh, and nothing here keeps state a second TUI would need.
 No Textual here.
@@ -24,7 +29,9 @@ from typing import Callable
 
 import numpy as np
 
-from runners.protocol import CheckpointInfo, CheckpointState, ProcRecord, ViewerStatus
+from runners.protocol import (CheckpointInfo, CheckpointState, PreviewFrame, ProcRecord,
+                              ViewerStatus, list_previews, output_dir)
+from runners.protocol.rundir import RunPaths
 
 from .checkpoint_index import CheckpointIndex, CheckpointSnapshot
 from .logs import available_logs
@@ -32,6 +39,7 @@ from .metrics import MetricStore, MetricsWatcher, RunMetrics, WatchConfig
 from .proc_stats import ProcSample, ProcStats
 from .registry import Registry, RoleState, RunInfo, load_run
 from .run_checkpoints import current_state
+from .videos import RECORD_PREFIX, VideoInfo, list_videos
 
 SPARK_POINTS = 16
 FIRST_LOOK = 64             # runs read before the first frame of a big root
@@ -39,6 +47,8 @@ ROW_METRICS_EVERY_S = 2.0   # the runs list's numbers; a new checkpoint or statu
 NO_ACK_AFTER_S = 5.0        # a live viewer that has not applied a request for this long
 STALE_ACK_AFTER_S = 10.0    # a live viewer whose heartbeat is this old
 INTEREST_GRACE_S = 30.0     # keep watching a run's metrics this long after it left the screen
+PREVIEW_EVERY_S = 0.25      # the shown viewer's preview file is looked at this often
+VIDEOS_EVERY_S = 2.0        # the video list is read again this often (and when its index changes)
 HEADLINE_GUESS = re.compile(r"(ep_?return|episode_reward|reward|return)", re.I)
 
 
@@ -111,6 +121,14 @@ class RoleRow:
     exited_at: str | None = None
     error: str | None = None
     is_viewer: bool = False
+    is_recorder: bool = False   # record-N: renders a video, then ends
+    display: str = ""           # viewers: "none" (headless) or the X/Wayland display
+    target: str = ""            # recorders: the checkpoint file they record ("" = the newest)
+    episodes: int | None = None  # recorders: episodes asked for
+
+    @property
+    def is_training(self) -> bool:
+        return not (self.is_viewer or self.is_recorder)
 
 
 @dataclass(frozen=True)
@@ -178,6 +196,22 @@ class RunDetail:
 
 
 @dataclass(frozen=True)
+class PlaybackSnapshot:
+    """The Preview tab's data: the shown viewer's newest frame and the run's videos."""
+    path: Path
+    viewer_id: str | None = None        # whose frames are shown (None: no viewer has any)
+    viewer_ids: tuple[str, ...] = ()    # viewers one can switch to (headless or with frames)
+    auto: bool = True                   # the viewer was chosen automatically (newest headless)
+    frame: PreviewFrame | None = field(default=None, compare=False)
+    frame_key: tuple | None = None      # (file, mtime_ns, size) of the frame read
+    frame_error: str | None = None
+    videos: tuple[VideoInfo, ...] = field(default=(), compare=False)
+    videos_key: tuple = ()
+    bad_video_lines: int = 0
+    version: int = 0
+
+
+@dataclass(frozen=True)
 class Event:
     severity: str   # information | warning | error
     text: str
@@ -222,10 +256,46 @@ def _iso_ts(text: str | None) -> float | None:
         return None
 
 
+def is_recorder(rs: RoleState) -> bool:
+    """A ``record-N`` role (kind ``aux``): it records a video and ends; not a viewer."""
+    return rs.role.startswith(RECORD_PREFIX)
+
+
+def _arg(argv: list[str], flag: str) -> str | None:
+    for i, a in enumerate(argv[:-1]):
+        if a == flag:
+            return argv[i + 1]
+    for a in argv:
+        if a.startswith(flag + "="):
+            return a[len(flag) + 1:]
+    return None
+
+
+def role_display(rec: ProcRecord | None) -> str:
+    """The display a viewer was started on, from its process record (what a restart reuses):
+    ``--display`` in its argv, else the display its environment names, else ``none``."""
+    if rec is None:
+        return ""
+    d = _arg(rec.argv, "--display")
+    if d:
+        return d
+    return rec.env.get("WAYLAND_DISPLAY") or rec.env.get("DISPLAY") or "none"
+
+
 def role_row(rs: RoleState, sample: ProcSample | None, is_viewer: bool) -> RoleRow:
     rec: ProcRecord | None = rs.record
+    recorder = is_recorder(rs)
+    display = target = ""
+    episodes = None
+    if recorder and rec is not None:
+        target = Path(_arg(rec.argv, "--checkpoint") or "").name
+        n = _arg(rec.argv, "--episodes")
+        episodes = int(n) if n and n.isdigit() else None
+    elif is_viewer:
+        display = role_display(rec)
     return RoleRow(
-        role=rs.role, kind=rs.kind, state=rs.state, text=rs.describe(), alive=rs.alive,
+        role=rs.role, kind="record" if recorder else rs.kind, state=rs.state,
+        text=rs.describe(), alive=rs.alive,
         pid=rs.pid, attempt=rec.attempt if rec else 1, exit_code=rs.exit_code,
         signal=rs.signal,
         cpu=sample.cpu_percent if sample and sample.alive else None,
@@ -233,7 +303,8 @@ def role_row(rs: RoleState, sample: ProcSample | None, is_viewer: bool) -> RoleR
         uptime=sample.uptime_s if sample and sample.alive else None,
         threads=sample.threads if sample and sample.alive else None,
         started_at=rec.started_at if rec else None, exited_at=rec.exited_at if rec else None,
-        error=rs.error or (rec.error if rec else None), is_viewer=is_viewer)
+        error=rs.error or (rec.error if rec else None), is_viewer=is_viewer and not recorder,
+        is_recorder=recorder, display=display, target=target, episodes=episodes)
 
 
 def viewer_row(vid: str, rs: RoleState | None, ack: ViewerStatus | None,
@@ -258,7 +329,7 @@ def viewer_row(vid: str, rs: RoleState | None, ack: ViewerStatus | None,
         checkpoint_path=ack.checkpoint_path if ack else None,
         step=ack.checkpoint_step if ack else None, seq=ack.seq if ack else None,
         pending=pending, no_ack=no_ack, stale=stale, error=ack.error if ack else None,
-        display=ack.display if ack else "none",
+        display=ack.display if ack else role_display(rs.record if rs else None),
         episode_return=ack.episode_return if ack else None)
 
 
@@ -295,6 +366,12 @@ class RunsModel:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._row_cache: dict[str, tuple[int, int, RunRow, float]] = {}
+        self._poked = False
+        self._pb_want: tuple[Path, str | None] | None = None   # (run, viewer or None: auto)
+        self._pb_due = 0.0
+        self._pb: PlaybackSnapshot | None = None
+        self._videos_at = 0.0
+        self._videos_sig: tuple | None = None
         self._base_cache: dict[str, tuple[RunInfo, RunRow]] = {}
         self.refreshes = 0
 
@@ -316,6 +393,7 @@ class RunsModel:
 
     def poke(self) -> None:
         """Refresh now (after an action, or when the user asks)."""
+        self._poked = True
         self._wake.set()
 
     # ------------------------------------------------------------------ what the UI wants
@@ -332,13 +410,33 @@ class RunsModel:
     def focus_path(self) -> Path | None:
         return self._focus
 
+    @property
+    def playback(self) -> PlaybackSnapshot | None:
+        """The Preview tab's data for the run being watched (see :meth:`watch_playback`)."""
+        pb, want = self._pb, self._pb_want
+        return pb if pb is not None and want is not None and pb.path == want[0] else None
+
+    def watch_playback(self, run_dir: Path | None, viewer: str | None = None) -> None:
+        """Read preview frames and videos of ``run_dir`` (the Preview tab is visible), of
+        ``viewer`` or, with None, of the newest live headless viewer; None stops reading."""
+        want = (Path(run_dir).absolute(), viewer) if run_dir is not None else None
+        with self._lock:
+            if want == self._pb_want:
+                return
+            if want is None or self._pb_want is None or want[0] != self._pb_want[0]:
+                self._pb = None
+                self._videos_sig = None
+            self._pb_want = want
+            self._pb_due = 0.0
+        self._wake.set()
+
     def set_visible(self, names: set[str]) -> None:
         """The rows on screen: their metrics are watched (headline, step, sparkline)."""
         with self._lock:
             new = set(names) - self._visible
             self._visible = set(names)
         if new:
-            self._wake.set()
+            self.poke()
 
     def focus(self, run_dir: Path | None) -> None:
         """The run shown in the run view (None: back to the list)."""
@@ -354,7 +452,7 @@ class RunsModel:
                 self.index.track(run_dir)
             except Exception as e:
                 self.events.append(Event("error", "checkpoints of %s: %s" % (run_dir.name, e)))
-        self._wake.set()
+        self.poke()
 
     def drain_events(self) -> list[Event]:
         out = []
@@ -405,8 +503,8 @@ class RunsModel:
         next_detail = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
-            poked = self._wake.is_set()
             self._wake.clear()
+            poked, self._poked = self._poked, False
             try:
                 if poked or now >= next_runs:
                     self._refresh_runs()
@@ -418,6 +516,15 @@ class RunsModel:
                 self.events.append(Event("error", "refresh failed: %s: %s"
                                          % (type(e).__name__, e)))
             due = min(next_runs, next_detail if self._focus is not None else next_runs)
+            if self._pb_want is not None:
+                if time.monotonic() >= self._pb_due:
+                    try:
+                        self._refresh_playback()
+                    except Exception as e:
+                        self.events.append(Event("error", "preview/videos: %s: %s"
+                                                 % (type(e).__name__, e)))
+                    self._pb_due = time.monotonic() + PREVIEW_EVERY_S
+                due = min(due, self._pb_due)
             self._wake.wait(max(0.01, due - time.monotonic()))
 
     def refresh_now(self) -> None:
@@ -425,6 +532,8 @@ class RunsModel:
         self._refresh_runs()
         if self._focus is not None:
             self._refresh_detail()
+        if self._pb_want is not None:
+            self._refresh_playback()
 
     # ------------------------------------------------------------------ runs list
     def _refresh_runs(self) -> None:
@@ -538,9 +647,11 @@ class RunsModel:
         samples = self.stats.sample_many(recs)
         roles = tuple(role_row(r, samples.get(r.pid) if r.pid else None, False)
                       for r in info.roles)
+        extra = sorted(info.viewers, key=lambda v: (is_recorder(v), _role_number(v.role)))
         roles += tuple(role_row(v, samples.get(v.pid) if v.pid else None, True)
-                       for v in info.viewers)
-        vids = sorted({v.role for v in info.viewers} | set(acks))
+                       for v in extra)
+        vids = sorted({v.role for v in info.viewers if not is_recorder(v)} | set(acks),
+                      key=_role_number)
         viewers = tuple(viewer_row(vid, info.role(vid), acks.get(vid), state, now)
                         for vid in vids)
         tags = self.store.tags(info.name)
@@ -552,11 +663,83 @@ class RunsModel:
             logs=tuple(available_logs(path)),
             params=dict(info.record.params) if info.record else {}, error=info.error,
             version=prev.version if prev else 0)
+        if prev is not None:
+            self._recorders_ended(prev, detail)
         if prev is None or _detail_key(prev) != _detail_key(detail):
             detail = _replace(detail, version=(prev.version if prev else 0) + 1)
             if self._focus == path:
                 self._detail = detail
                 self._notify("detail")
+
+    def _recorders_ended(self, prev: RunDetail, now: RunDetail) -> None:
+        """A recording started from here (or anywhere) ended: say so once."""
+        was = {r.role for r in prev.roles if r.is_recorder and r.alive}
+        for r in now.roles:
+            if r.role in was and not r.alive:
+                n = r.episodes or 1
+                what = "%d episode%s of %s" % (n, "" if n == 1 else "s",
+                                               r.target or "the newest checkpoint")
+                if r.state == "finished":
+                    self.events.append(Event("information", "%s recorded %s: the video is in "
+                                                            "the list on tab 5" % (r.role, what)))
+                else:
+                    self.events.append(Event("error", "%s (%s) %s: its log is on tab 2"
+                                             % (r.role, what, r.text)))
+
+    # ------------------------------------------------------------------ Preview tab
+    def _refresh_playback(self) -> None:
+        want = self._pb_want
+        if want is None:
+            return
+        path, asked = want
+        out = output_dir(path)
+        d = self._detail if self._detail is not None and self._detail.path == path else None
+        ids, auto_id = preview_choices(out, d)
+        vid = asked if asked is not None else auto_id
+        prev = self._pb if self._pb is not None and self._pb.path == path else None
+
+        frame, frame_key, frame_err = (prev.frame, prev.frame_key, prev.frame_error) \
+            if prev is not None and prev.viewer_id == vid else (None, None, None)
+        if vid is not None:
+            pfile = RunPaths(out).preview_file(vid)
+            try:
+                st = pfile.stat()
+                key: tuple | None = (str(pfile), st.st_mtime_ns, st.st_size, st.st_ino)
+            except OSError:
+                key = None
+            if key is None:
+                frame, frame_key, frame_err = None, None, None
+            elif key != frame_key:
+                from .preview import latest_frame
+
+                frame, frame_err = latest_frame(out, vid)
+                frame_key = key
+        else:
+            frame, frame_key, frame_err = None, None, None
+
+        videos, vkey, bad = (prev.videos, prev.videos_key, prev.bad_video_lines) \
+            if prev is not None else ((), (), 0)
+        index = RunPaths(out).video_index
+        try:
+            ist = index.stat()
+            sig: tuple | None = (ist.st_mtime_ns, ist.st_size, ist.st_ino)
+        except OSError:
+            sig = None
+        now = time.monotonic()
+        if sig != self._videos_sig or now - self._videos_at >= VIDEOS_EVERY_S or prev is None:
+            self._videos_sig = sig
+            self._videos_at = now
+            infos, bad = list_videos(path)
+            videos = tuple(infos)
+            vkey = tuple((v.name, v.exists, v.entry.created) for v in videos)
+
+        snap = PlaybackSnapshot(path, vid, ids, asked is None, frame, frame_key, frame_err,
+                                videos, vkey, bad, prev.version if prev else 0)
+        if prev is None or _pb_key(prev) != _pb_key(snap):
+            snap = PlaybackSnapshot(**{**snap.__dict__, "version": snap.version + 1})
+            with self._lock:
+                if self._pb_want == want:
+                    self._pb = snap
 
     def _checkpoints_changed(self, run_dir: Path) -> None:
         """From the checkpoint index's thread: a tracked run saved a checkpoint."""
@@ -578,6 +761,12 @@ class RunsModel:
                 pass
 
 
+def _role_number(role: str) -> tuple[str, int]:
+    """``viewer-10`` after ``viewer-9``."""
+    head, _, n = role.rpartition("-")
+    return (head, int(n)) if n.isdigit() else (role, -1)
+
+
 def _with_base(row: RunRow, base: RunRow) -> RunRow:
     if (row.status, row.status_text, row.roles_alive, row.roles_total, row.viewers_alive,
             row.error, row.profile) == (base.status, base.status_text, base.roles_alive,
@@ -591,6 +780,33 @@ def _with_base(row: RunRow, base: RunRow) -> RunRow:
 
 def _replace(d: RunDetail, **kw: object) -> RunDetail:
     return RunDetail(**{**d.__dict__, **kw})
+
+
+def preview_choices(out: Path, detail: RunDetail | None) -> tuple[tuple[str, ...], str | None]:
+    """Viewers whose frames the Preview tab can show (headless ones and any with a preview
+    file), and the one it shows by default: the newest live headless viewer, else the viewer
+    whose preview file is newest (a viewer that ended leaves its last frame)."""
+    files = list_previews(out)
+    live_headless = [v.id for v in (detail.viewers if detail else ())
+                     if v.alive and v.display == "none"]
+    headless = [v.id for v in (detail.viewers if detail else ()) if v.display == "none"]
+    ids = tuple(sorted(set(files) | set(headless), key=_role_number))
+    if live_headless:
+        return ids, max(live_headless, key=_role_number)
+    best: tuple[float, str] | None = None
+    for vid in files:
+        try:
+            m = RunPaths(out).preview_file(vid).stat().st_mtime
+        except OSError:
+            continue
+        if best is None or m > best[0]:
+            best = (m, vid)
+    return ids, best[1] if best else None
+
+
+def _pb_key(p: PlaybackSnapshot) -> tuple:
+    return (p.viewer_id, p.viewer_ids, p.auto, p.frame_key, p.frame_error, p.videos_key,
+            p.bad_video_lines)
 
 
 def _detail_key(d: RunDetail) -> tuple:
