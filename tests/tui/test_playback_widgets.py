@@ -54,12 +54,17 @@ class Harness(App):
 
 
 def colours(strip) -> list[tuple[str | None, str | None, str]]:
+    """(fg, bg, text) per segment; half-block runs of one colour are split into cells."""
     out = []
     for seg in strip:
         st = seg.style
         fg = st.color.get_truecolor() if st and st.color else None
         bg = st.bgcolor.get_truecolor() if st and st.bgcolor else None
-        out.append((tuple(fg) if fg else None, tuple(bg) if bg else None, seg.text))
+        fg, bg = (tuple(fg) if fg else None, tuple(bg) if bg else None)
+        if seg.text and set(seg.text) == {"▀"}:
+            out += [(fg, bg, "▀")] * len(seg.text)
+        else:
+            out.append((fg, bg, seg.text))
     return out
 
 
@@ -78,23 +83,24 @@ async def test_preview_view_draws_a_frame_in_half_blocks_with_its_caption(tmp_pa
         await pilot.pause()
         w, h = view.size.width, view.size.height
         assert (w, h) == (90, 12)
-        # 11 rows of cells = 22 pixel rows; the square image is 22 cells wide, centred
+        # 2 caption lines, 10 rows of cells = 20 pixel rows; the square image is 20 cells
+        # wide, centred
         first = colours(view.render_line(0))
         cells = [c for c in first if c[2] == "▀"]
-        assert len(cells) == 22, len(cells)
-        assert first[0][2] == " " * 34
+        assert len(cells) == 20, len(cells)
+        assert first[0][2] == " " * 35
         assert cells[0][0] == RED and cells[-1][0] == BLUE        # top pixels: red | blue
-        last_img_row = colours(view.render_line(h - 2))
+        last_img_row = colours(view.render_line(h - 3))
         cells = [c for c in last_img_row if c[2] == "▀"]
         assert cells[0][0] == GREEN and cells[0][1] == GREEN      # bottom: green both
-        caption = "".join(c[2] for c in colours(view.render_line(h - 1)))
+        caption = "".join(c[2] for y in (h - 2, h - 1) for c in colours(view.render_line(y)))
         assert "viewer-1" in caption and "ckpt_000002048.pth" in caption
         assert "step 2048" in caption and "episode 4" in caption and "return 12.5" in caption
 
         view.show_frame(None, message="viewer-1 has not rendered a frame yet")
         await pilot.pause()
         assert not view.has_image
-        assert "not rendered" in "".join(c[2] for c in colours(view.render_line(h - 1)))
+        assert "not rendered" in "".join(c[2] for c in colours(view.render_line(h - 2)))
         assert not [c for c in colours(view.render_line(0)) if c[2] == "▀"]
 
 
@@ -120,8 +126,9 @@ async def test_video_list_shows_the_index_newest_first_and_asks_to_play_or_open(
         table.show(videos)
         await pilot.pause()
         assert table.row_count == 2
-        assert [str(c) for c in table.get_row_at(1)][:5] == ["a.mp4", "ckpt_000000512.pth",
-                                                            "512", "2", "15.0"]
+        row = [str(c) for c in table.get_row_at(1)]
+        assert row[1:5] == ["512", "2", "15.0", "2.0 s"] and row[6:] == ["a.mp4",
+                                                                        "ckpt_000000512.pth"]
         table.focus()
         await pilot.press("down")
         await pilot.press("enter")

@@ -2,17 +2,34 @@
 
 Render-only: the owner hands it a frame (``PreviewFrame`` from ``tui.core.preview.latest_frame``)
 or a message; it never reads files. The frame is fitted to the widget's size, undistorted.
+
+Only the lines that changed are redrawn: a pendulum swinging in front of a still background
+rewrites the few rows it crosses, not the whole picture (terminal bytes stay low).
 """
 from __future__ import annotations
 
 import numpy as np
+from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 from runners.protocol import PreviewFrame
 from tui.core.preview import HALF_BLOCK, caption, frame_array, half_block_pixels
+
+_STYLES: dict[tuple[int, ...], Style] = {}
+
+
+def _cell_style(t: list[int], b: list[int]) -> Style:
+    key = (*t, *b)
+    st = _STYLES.get(key)
+    if st is None:
+        if len(_STYLES) > 50_000:
+            _STYLES.clear()
+        st = _STYLES[key] = Style(color=Color.from_rgb(*t), bgcolor=Color.from_rgb(*b))
+    return st
 
 
 class PreviewView(Widget):
@@ -29,15 +46,19 @@ class PreviewView(Widget):
         self._message = "no preview yet"
         self._key: object = None
         self._cache: tuple[object, list[Strip]] | None = None
+        self.images_shown = 0          # how many different images it was handed
+        self.lines_redrawn = 0         # lines refreshed because they changed
 
     # ------------------------------------------------------------------ data in
     def show_frame(self, frame: PreviewFrame | None, message: str | None = None,
                    label: str = "") -> None:
         """A decoded preview frame (``None``: show ``message`` instead)."""
         if frame is None:
-            self.show_image(None, message=message or "no preview yet")
+            if self._img is not None or self._message != (message or "no preview yet"):
+                self._key = None
+                self.show_image(None, message=message or "no preview yet")
             return
-        key = (frame.path, frame.mtime, frame.frame)
+        key = (frame.path, frame.mtime, frame.frame, label)
         if key == self._key:
             return
         self._key = key
@@ -47,15 +68,31 @@ class PreviewView(Widget):
     def show_image(self, img: np.ndarray | None, text: str = "",
                    message: str | None = None) -> None:
         """Any (H, W, 3) uint8 image with a caption (video playback uses this)."""
+        old = self._cache
         self._img = img
         self._caption = text
         self._message = message or ""
+        if img is not None:
+            self.images_shown += 1
         self._cache = None
-        self.refresh()
+        width, height = self.size.width, self.size.height
+        if old is None or not self.is_mounted or width <= 0 or height <= 0 or \
+                len(old[1]) != height:
+            self.refresh()
+            return
+        new = self._strips(width, height)
+        changed = [y for y, (a, b) in enumerate(zip(old[1], new)) if a != b]
+        self.lines_redrawn += len(changed)
+        for y0, y1 in _runs(changed):
+            self.refresh(Region(0, y0, width, y1 - y0))
 
     @property
     def caption_text(self) -> str:
         return self._caption if self._img is not None else self._message
+
+    @property
+    def image(self) -> np.ndarray | None:
+        return self._img
 
     @property
     def has_image(self) -> bool:
@@ -67,7 +104,10 @@ class PreviewView(Widget):
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         strips: list[Strip] = []
-        rows = max(0, height - 1)
+        n_text = 2 if height >= 8 else 1     # fixed: the picture keeps its size
+        text_lines = _wrap(self.caption_text, width, n_text)
+        text_lines += [""] * (n_text - len(text_lines))
+        rows = max(0, height - len(text_lines))
         if self._img is not None and rows > 0 and width > 0:
             px = half_block_pixels(self._img, width, rows)
             top, bottom = px[0::2], px[1::2]
@@ -75,19 +115,54 @@ class PreviewView(Widget):
             for y in range(top.shape[0]):
                 t, b = top[y].tolist(), bottom[y].tolist()
                 segs = [Segment(" " * pad)] if pad else []
-                segs += [Segment(HALF_BLOCK, Style(color="rgb(%d,%d,%d)" % tuple(t[x]),
-                                                   bgcolor="rgb(%d,%d,%d)" % tuple(b[x])))
-                         for x in range(len(t))]
-                strips.append(Strip(segs))
-        text = self.caption_text
+                segs += [Segment(HALF_BLOCK, _cell_style(t[x], b[x])) for x in range(len(t))]
+                strips.append(Strip(segs).simplify())
         while len(strips) < rows:
             strips.append(Strip.blank(width))
-        strips.append(Strip([Segment(text[:width], Style(dim=self._img is None))]))
+        style = Style(dim=self._img is None)
+        strips += [Strip([Segment(line, style)]) for line in text_lines]
+        strips = [s.crop_extend(0, width, None) for s in strips]
         self._cache = (key, strips)
         return strips
 
     def render_line(self, y: int) -> Strip:
         strips = self._strips(self.size.width, self.size.height)
         if y < len(strips):
-            return strips[y].crop_extend(0, self.size.width, None)
+            return strips[y]
         return Strip.blank(self.size.width)
+
+
+def _wrap(text: str, width: int, lines: int) -> list[str]:
+    """The caption on at most ``lines`` lines of ``width``, broken between words (two spaces
+    separate its parts); always at least one line."""
+    if width <= 0:
+        return [""]
+    out: list[str] = []
+    rest = text
+    while rest and len(out) < lines:
+        if len(rest) <= width:
+            out.append(rest)
+            break
+        if len(out) == lines - 1:      # the last line: whole parts only
+            cut = rest.rfind("  ", 0, width + 1)
+            out.append(rest[:cut] if cut > 0 else rest[:width])
+            break
+        cut = rest.rfind("  ", 0, width + 1)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, width + 1)
+        if cut <= 0:
+            cut = width
+        out.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return out or [""]
+
+
+def _runs(ys: list[int]) -> list[tuple[int, int]]:
+    """[2, 3, 4, 9] -> [(2, 5), (9, 10)]"""
+    out: list[tuple[int, int]] = []
+    for y in ys:
+        if out and out[-1][1] == y:
+            out[-1] = (out[-1][0], y + 1)
+        else:
+            out.append((y, y + 1))
+    return out

@@ -17,9 +17,11 @@ from tui.core.videos import VideoInfo
 
 from .keyed_table import KeyedTable
 
-COLUMNS = [("file", "FILE", None), ("checkpoint", "CHECKPOINT", None), ("step", "STEP", 9),
-           ("episodes", "EPS", 4), ("return", "RETURN", 8), ("length", "LENGTH", 7),
-           ("source", "SOURCE", 8), ("created", "CREATED", 8)]
+# the numbers first: next to the preview, at 80 columns, the list is about 40 wide (the file
+# name of the highlighted video is shown in full under it)
+COLUMNS = [("created", "TIME", 8), ("step", "STEP", 7), ("episodes", "EPS", 3),
+           ("return", "RETURN", 7), ("length", "LEN", 6), ("source", "SOURCE", 8),
+           ("file", "FILE", None), ("checkpoint", "CHECKPOINT", None)]
 
 
 class VideoList(KeyedTable):
@@ -49,16 +51,20 @@ class VideoList(KeyedTable):
             e = v.entry
             ret = v.mean_return
             rows.append((v.name, (
-                Text(v.name, style="" if v.exists else "dim strike"),
-                os.path.basename(e.checkpoint) or Text("(snapshot)", style="dim"),
+                _dt.datetime.fromtimestamp(e.created).strftime("%H:%M:%S"),
                 "" if e.step is None else str(e.step),
                 str(e.episodes),
                 "" if ret is None else "%.1f" % ret,
                 "%.1f s" % v.duration,
                 e.source,
-                _dt.datetime.fromtimestamp(e.created).strftime("%H:%M:%S"),
+                Text(v.name, style="" if v.exists else "dim strike"),
+                os.path.basename(e.checkpoint) or Text("(snapshot)", style="dim"),
             )))
         self.set_rows(rows)
+
+    @property
+    def videos(self) -> list[VideoInfo]:
+        return list(self._videos.values())
 
     @property
     def selected(self) -> VideoInfo | None:
