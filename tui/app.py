@@ -54,6 +54,19 @@ class ActionDone(Message):
         super().__init__()
 
 
+class DisplaysProbed(Message):
+    """Displays found and probed (off the UI thread) for a viewer of ``path``."""
+
+    def __init__(self, path: Path, results: list, remembered: str | None) -> None:
+        self.path = path
+        self.results = results
+        self.remembered = remembered
+        super().__init__()
+
+
+NOTIFY_GROUPS = ("control", "displays", "media")   # worker groups whose failures are shown
+
+
 # ====================================================================== terminal guard
 
 class TerminalGuard:
@@ -302,13 +315,75 @@ class PitwallApp(App[int]):
         self.post_message(ActionDone("deleted %s" % path.name))
 
     @work(thread=True, exit_on_error=False, group="control")
-    def start_viewer(self, path: Path, display: str = "none") -> None:
+    def start_viewer(self, path: Path, display: str = "none", remember: bool = False) -> None:
         from tui.core.viewers import start_viewer
 
+        if remember and display != "none":
+            from tui.core.displays import remember as remember_display
+
+            remember_display(display)
         started = start_viewer(path, display)
         self._spawned.append(started.starter)
-        self.post_message(ActionDone("starting %s for %s (display %s)"
-                                     % (started.viewer_id, path.name, display)))
+        where = "headless: tab 5 shows its frames" if display == "none" else "on " + display
+        self.post_message(ActionDone("starting %s for %s (%s)"
+                                     % (started.viewer_id, path.name, where)))
+
+    def choose_display_and_start_viewer(self, path: Path) -> None:
+        """``v``: find and probe the displays, let the user pick one (or none), start."""
+        self._probe_displays(Path(path))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="displays")
+    def _probe_displays(self, path: Path) -> None:
+        from tui.core.displays import discover, probe_all, remembered
+
+        cands = discover()
+        results = probe_all([c.name for c in cands])
+        self.post_message(DisplaysProbed(path, list(zip(cands, results)), remembered()))
+
+    @on(DisplaysProbed)
+    def _displays_probed(self, msg: DisplaysProbed) -> None:
+        from .screens.display_picker import DisplayPickerScreen
+
+        def chosen(display: str | None) -> None:
+            if display is not None:   # None: cancelled
+                self.start_viewer(msg.path, display, remember=display != "none")
+        self.push_screen(DisplayPickerScreen(msg.results, remembered=msg.remembered), chosen)
+
+    def ask_record(self, path: Path, checkpoint: str) -> None:
+        """Ask how many episodes, then record them from ``checkpoint`` (a file of nn/)."""
+        from .screens.record import RecordScreen
+
+        def answered(episodes: int | None) -> None:
+            if episodes:
+                self.record_video(path, checkpoint, episodes)
+        self.push_screen(RecordScreen(path.name, checkpoint), answered)
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def record_video(self, path: Path, checkpoint: str | None, episodes: int = 1) -> None:
+        from tui.core.videos import start_recording
+
+        started = start_recording(path, checkpoint, episodes)
+        self._spawned.append(started.starter)
+        what = started.checkpoint.name if started.checkpoint else "the newest checkpoint"
+        self.post_message(ActionDone("%s records %d episode%s of %s; the video shows on tab 5 "
+                                     "when done" % (started.role, episodes,
+                                                    "" if episodes == 1 else "s", what)))
+
+    @work(thread=True, exit_on_error=False, group="media")
+    def open_video(self, path: Path, video) -> None:
+        """Open a video with the desktop's player on a display that works, if there is one."""
+        from runners.protocol import RunPaths
+        from tui.core.displays import desktop_display
+        from tui.core.videos import open_with_desktop
+
+        choice = desktop_display()
+        if choice.headless:
+            self.post_message(ActionDone("cannot open %s with a player: %s" % (
+                video.name, choice.message or "no display"), "warning"))
+            return
+        self._spawned.append(open_with_desktop(video.path, choice.display,
+                                               RunPaths(path).pitwall_log))
+        self.post_message(ActionDone("opening %s on %s" % (video.name, choice.display)))
 
     @work(thread=True, exit_on_error=False, group="control")
     def select_checkpoint(self, path: Path, mode: str, ref: str | None) -> None:
@@ -324,7 +399,7 @@ class PitwallApp(App[int]):
         self.model.poke()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group == "control":
+        if event.state == WorkerState.ERROR and event.worker.group in NOTIFY_GROUPS:
             err = event.worker.error
             self.notify("%s" % err, title="failed", severity="error", timeout=10)
             self.model.poke()
@@ -342,7 +417,11 @@ BINDING_OWNERS: list[tuple[str, str]] = [
     ("Logs tab", "tui.screens.panes.logs:LogsPane"),
     ("Checkpoints tab", "tui.screens.panes.checkpoints:CheckpointsPane"),
     ("Processes tab", "tui.screens.panes.processes:ProcessesPane"),
-    ("Tables (checkpoints, processes)", "tui.widgets.keyed_table:KeyedTable"),
+    ("Preview tab", "tui.screens.panes.playback:PlaybackPane"),
+    ("Videos list (preview tab)", "tui.widgets.video_list:VideoList"),
+    ("Tables (checkpoints, processes, videos)", "tui.widgets.keyed_table:KeyedTable"),
+    ("Display picker", "tui.screens.display_picker:DisplayPickerScreen"),
+    ("Record a video", "tui.screens.record:RecordScreen"),
     ("Confirm", "tui.screens.confirm:ConfirmScreen"),
     ("Help", "tui.screens.help:HelpScreen"),
 ]

@@ -13,6 +13,22 @@ Command = tuple[str, Callable[[], object], str]
 MAX_RUNS = 500
 
 
+def _record_selected(screen) -> None:
+    """The checkpoints tab, with its record key ready on the highlighted checkpoint."""
+    screen.action_tab("checkpoints")
+    screen.pane("checkpoints").action_record()
+
+
+def _play_newest(screen) -> None:
+    from tui.widgets.video_list import VideoList
+
+    screen.action_tab("preview")
+    table = screen.query_one(VideoList)
+    if table.row_count:
+        table.move_cursor(row=0)
+        table.action_play()
+
+
 class PitwallCommands(Provider):
     @property
     def papp(self) -> "PitwallApp":
@@ -26,10 +42,21 @@ class PitwallCommands(Provider):
         if isinstance(screen, RunScreen):
             path = screen.path
             yield ("Back to the runs list", app.close_run, "leave this run's view")
-            for tab in ("metrics", "logs", "checkpoints", "processes"):
+            for tab in ("metrics", "logs", "checkpoints", "processes", "preview"):
                 yield ("Show %s" % tab, partial(screen.action_tab, tab), "tab of this run")
-            yield ("Start a viewer for this run", partial(app.start_viewer, path),
-                   "headless (display none)")
+            yield ("Start a viewer for this run", partial(app.choose_display_and_start_viewer,
+                                                          path), "choose the display (or none)")
+            yield ("Start a headless viewer for this run", partial(app.start_viewer, path,
+                                                                   "none"),
+                   "display none: its frames on the preview tab")
+            yield ("Record a video of the newest checkpoint",
+                   partial(app.record_video, path, None, 1), "one episode, offscreen")
+            yield ("Record a video of a checkpoint ...", partial(_record_selected, screen),
+                   "the checkpoints tab: r on the one to record")
+            pb = app.model.playback
+            if pb is not None and pb.videos:
+                yield ("Play the newest video here", partial(_play_newest, screen),
+                       pb.videos[0].name)
             yield ("Checkpoints: auto mode", partial(app.select_checkpoint, path, "auto", None),
                    "viewers follow the newest checkpoint")
             yield ("Stop this run", partial(app.stop_run, path), "SIGINT, SIGTERM, SIGKILL")

@@ -1,4 +1,4 @@
-"""The run view: metrics, logs, checkpoints and processes of one run, as tabs."""
+"""The run view: metrics, logs, checkpoints, processes and the preview of one run, as tabs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,12 +17,13 @@ from tui.widgets.formatting import status_style
 from .panes.checkpoints import CheckpointsPane
 from .panes.logs import LogsPane
 from .panes.metrics import MetricsPane
+from .panes.playback import PlaybackPane
 from .panes.processes import ProcessesPane
 
 if TYPE_CHECKING:
     from tui.app import PitwallApp
 
-TABS = ("metrics", "logs", "checkpoints", "processes")
+TABS = ("metrics", "logs", "checkpoints", "processes", "preview")
 
 
 class RunScreen(Screen):
@@ -32,7 +33,10 @@ class RunScreen(Screen):
         Binding("2", "tab('logs')", "Logs", show=False, id="run.logs"),
         Binding("3", "tab('checkpoints')", "Checkpoints", show=False, id="run.checkpoints"),
         Binding("4", "tab('processes')", "Processes", show=False, id="run.processes"),
+        Binding("5", "tab('preview')", "Preview", show=False, id="run.preview"),
         Binding("v", "viewer", "Viewer", id="run.viewer"),
+        Binding("V", "viewer_headless", "Headless viewer", show=False,
+                id="run.viewer_headless"),
         Binding("S", "stop", "Stop run", id="run.stop"),
         Binding("K", "kill", "Kill run", show=False, id="run.kill"),
         Binding("R", "restart", "Restart run", show=False, id="run.restart"),
@@ -60,6 +64,8 @@ class RunScreen(Screen):
                 yield CheckpointsPane()
             with TabPane("4 Processes", id="processes"):
                 yield ProcessesPane()
+            with TabPane("5 Preview", id="preview"):
+                yield PlaybackPane()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -69,6 +75,20 @@ class RunScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.papp.model.focus(self.path)
+        self._watch_playback()
+
+    def on_screen_suspend(self) -> None:
+        self.papp.model.watch_playback(None)
+
+    def on_unmount(self) -> None:
+        self.papp.model.watch_playback(None)
+
+    def _watch_playback(self) -> None:
+        """Preview frames and videos are read only while their tab is visible."""
+        if self.is_attached and self.active == "preview":
+            self.papp.model.watch_playback(self.path, self.query_one(PlaybackPane).viewer)
+        else:
+            self.papp.model.watch_playback(None)
 
     # ------------------------------------------------------------------ rendering
     @property
@@ -108,10 +128,11 @@ class RunScreen(Screen):
                     pass
 
     def _title(self, d: RunDetail) -> None:
-        alive = sum(1 for r in d.roles if r.alive and not r.is_viewer)
-        total = sum(1 for r in d.roles if not r.is_viewer)
+        alive = sum(1 for r in d.roles if r.alive and r.is_training)
+        total = sum(1 for r in d.roles if r.is_training)
         viewers = sum(1 for v in d.viewers if v.alive)
-        key = (d.name, d.status_text, alive, total, viewers, d.profile)
+        recording = sum(1 for r in d.roles if r.alive and r.is_recorder)
+        key = (d.name, d.status_text, alive, total, viewers, recording, d.profile)
         if key == self._title_key:
             return
         self._title_key = key
@@ -120,12 +141,15 @@ class RunScreen(Screen):
                                                       total)
         if viewers:
             text += "  viewers %d" % viewers
+        if recording:
+            text += "  [yellow]recording[/yellow]"
         text += "  [dim]%s[/dim]" % d.profile
         self.query_one("#run-title", Static).update(text)
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
         self._focus_pane()
+        self._watch_playback()
         self.refresh_from_model()
 
     def _focus_pane(self) -> None:
@@ -142,7 +166,15 @@ class RunScreen(Screen):
         self.papp.close_run()
 
     def action_viewer(self) -> None:
-        self.papp.start_viewer(self.path)
+        self.papp.choose_display_and_start_viewer(self.path)
+
+    def action_viewer_headless(self) -> None:
+        self.papp.start_viewer(self.path, "none")
+
+    def show_log(self, role: str) -> None:
+        """The Logs tab, on ``role``'s log (a failed viewer's, from the processes tab)."""
+        self.action_tab("logs")
+        cast(LogsPane, self.pane("logs")).show_role(role)
 
     def action_stop(self) -> None:
         self.papp.stop_run(self.path)

@@ -149,7 +149,7 @@ class RunsScreen(Screen):
     def action_viewer(self) -> None:
         row = self._current()
         if row is not None:
-            self.papp.start_viewer(row.path)
+            self.papp.choose_display_and_start_viewer(row.path)
 
     def action_stop(self) -> None:
         row = self._current()

@@ -1,4 +1,5 @@
-"""Checkpoints of the run: live list, Auto / Manual, load one, what each viewer really shows."""
+"""Checkpoints of the run: live list, Auto / Manual, load one, what each viewer really shows,
+and record a video of any checkpoint (``r``)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
@@ -8,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tui.core.run_view_model import RunDetail, ViewerRow
+from tui.core.run_view_model import RoleRow, RunDetail, ViewerRow
 from tui.widgets.checkpoint_list import CheckpointList
 
 if TYPE_CHECKING:
@@ -50,11 +51,23 @@ def viewer_line(v: ViewerRow) -> str:
     return "  ".join(parts)
 
 
+def recorder_line(r: RoleRow) -> str:
+    n = r.episodes or 1
+    what = "%d episode%s of %s" % (n, "" if n == 1 else "s", r.target or "the newest")
+    if r.alive:
+        return "[b]%s[/b]  [yellow]recording[/yellow] %s" % (r.role, what)
+    if r.state == "finished":
+        return "[b]%s[/b]  [dim]recorded %s: tab 5[/dim]" % (r.role, what)
+    return "[b]%s[/b]  [red]%s[/red] %s  [dim](its log: tab 2)[/dim]" % (
+        r.role, r.text.replace("[", r"\["), what)
+
+
 class CheckpointsPane(Vertical):
     BINDINGS = [
         Binding("enter", "load", "Load", id="checkpoints.load"),
         Binding("a", "auto", "Auto mode", id="checkpoints.auto"),
         Binding("m", "manual", "Manual: pin", id="checkpoints.manual"),
+        Binding("r", "record", "Record video", id="checkpoints.record"),
     ]
 
     def __init__(self) -> None:
@@ -76,8 +89,9 @@ class CheckpointsPane(Vertical):
 
     def show(self, detail: RunDetail) -> None:
         self.detail = detail
+        recorders = tuple(r for r in detail.roles if r.is_recorder)
         key = (detail.checkpoints.version, detail.state, detail.state_error, detail.viewers,
-               detail.headline)
+               detail.headline, tuple((r.role, r.state, r.text) for r in recorders))
         if key == self._key:
             return
         self._key = key
@@ -96,10 +110,16 @@ class CheckpointsPane(Vertical):
         n = len(detail.checkpoints.history)
         mode += "   %d saved" % n
         self.query_one("#ckpt-mode", Static).update(mode)
-        if detail.viewers:
-            text = "\n".join(viewer_line(v) for v in detail.viewers)
-        else:
-            text = "[dim]no viewer: press v to start one (display none = headless)[/dim]"
+        # live viewers and recordings first (the area shows 5 lines), then what ended
+        lines = [viewer_line(v) for v in detail.viewers if v.alive]
+        lines += [recorder_line(r) for r in recorders if r.alive]
+        lines += [viewer_line(v) for v in detail.viewers if not v.alive]
+        if recorders and not any(r.alive for r in recorders):
+            lines.append(recorder_line(recorders[-1]))   # the last recording's outcome
+        if not detail.viewers:
+            lines.insert(0, "[dim]no viewer: v starts one (none = headless) · r records a "
+                            "video[/dim]")
+        text = "\n".join(lines)
         self.query_one("#ckpt-viewers", Static).update(text)
 
     def _selected(self) -> str | None:
@@ -114,6 +134,13 @@ class CheckpointsPane(Vertical):
             self.papp.select_checkpoint(self.detail.path, "auto", None)
         else:
             self.papp.select_checkpoint(self.detail.path, "manual", name)
+
+    def action_record(self) -> None:
+        name = self._selected()
+        if name is None or self.detail is None:
+            self.notify("no checkpoint yet", severity="warning")
+            return
+        self.papp.ask_record(self.detail.path, name)
 
     def action_manual(self) -> None:
         self.action_load()

@@ -74,8 +74,17 @@ class LogsPane(Vertical):
             self._roles = roles
             if self.role is None or self.role not in roles:
                 self._switch(roles[0] if roles else None)
+            elif self._follower is None:
+                self._switch(self.role)   # asked for (show_role) before the run was loaded
             self._bar()
         self.drain()
+
+    def show_role(self, role: str) -> None:
+        """Show ``role``'s log (e.g. a failed viewer's, from the processes tab)."""
+        if role != self.role or self._follower is None:
+            self._switch(role)
+        if not self.follow:
+            self.action_follow()
 
     def drain(self) -> None:
         if self._follower is None:

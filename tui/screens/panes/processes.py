@@ -1,4 +1,6 @@
-"""Processes of the run: pid, CPU %, RSS, uptime, exit; stop / kill / restart one role."""
+"""Processes of the run: pid, CPU %, RSS, uptime, exit; stop / kill / restart one role, and
+jump to its log (``l``). Viewers show their display; restarting one keeps it (and the checkpoint
+it follows): the core starts the same argv and environment again."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
@@ -20,6 +22,7 @@ class ProcessesPane(Vertical):
         Binding("s", "stop", "Stop role", id="processes.stop"),
         Binding("k", "kill", "Kill role", id="processes.kill"),
         Binding("r", "restart", "Restart role", id="processes.restart"),
+        Binding("l", "log", "Its log", id="processes.log"),
     ]
 
     def __init__(self) -> None:
@@ -57,17 +60,24 @@ class ProcessesPane(Vertical):
         r = next((x for x in self.detail.roles if x.role == role), None)
         if r is None:
             return
-        parts = ["[b]%s[/b] %s" % (r.role, r.text)]
+        style = "red" if r.state in ("failed", "lost") else "b"
+        parts = ["[b]%s[/b] [%s]%s[/%s]" % (r.role, style, _esc(r.text), style)]
+        if r.is_viewer and r.display:
+            parts.append("display %s" % r.display)
+        if r.is_recorder:
+            parts.append("records %s" % (r.target or "the newest"))
+        if r.attempt > 1:
+            parts.append("attempt %d" % r.attempt)
         if r.started_at:
             parts.append("started %s" % r.started_at[11:19])
         if r.exited_at:
             parts.append("ended %s" % r.exited_at[11:19])
-        if r.threads:
-            parts.append("%d threads" % r.threads)
-        if r.error and r.state != "running":
-            parts.append("[red]%s[/red]" % r.error.replace("[", r"\["))
-        parts.append("[dim]s stop · k kill · r restart[/dim]")
-        self.query_one("#procs-info", Static).update("   ".join(parts))
+        if r.error and r.state != "running" and r.error not in r.text:
+            parts.append("[red]%s[/red]" % _esc(r.error))
+        keys = "l log · r restart" + (" (same display)" if r.is_viewer else "") \
+            if r.state in ("failed", "lost") else "s stop · k kill · r restart · l log"
+        parts.append("[dim]%s[/dim]" % keys)
+        self.query_one("#procs-info", Static).update("  ".join(parts))
 
     def _role(self) -> str | None:
         return self.query_one(ProcessTable).current_key
@@ -82,7 +92,19 @@ class ProcessesPane(Vertical):
         if role is not None and self.detail is not None:
             self.papp.stop_run(self.detail.path, roles=[role], kill=True)
 
+    def action_log(self) -> None:
+        role = self._role()
+        if role is not None:
+            from tui.screens.run_view import RunScreen
+
+            if isinstance(self.screen, RunScreen):
+                self.screen.show_log(role)
+
     def action_restart(self) -> None:
         role = self._role()
         if role is not None and self.detail is not None:
             self.papp.restart_run(self.detail.path, roles=[role])
+
+
+def _esc(text: str) -> str:
+    return text.replace("[", r"\[")
