@@ -121,3 +121,53 @@ def test_help_screen(snap_compare, runs):
         await pilot.press("question_mark")
         await pilot.pause(0.2)
     assert snap_compare(app_for(runs), terminal_size=SIZE, run_before=before)
+
+
+def pendulum_picture(w: int = 128, h: int = 128):
+    """A cart and a pole on a rail, drawn with numpy (what a headless viewer's frame shows)."""
+    import numpy as np
+
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, :] = (12, 14, 24)
+    img[h * 3 // 5: h * 3 // 5 + 2, :] = (70, 70, 140)                      # the rail
+    img[h * 3 // 5 - 7: h * 3 // 5 + 9, w // 2 - 14: w // 2 + 14] = (190, 180, 40)  # cart
+    img[h // 5: h * 3 // 5 - 4, w // 2 - 4: w // 2 + 4] = (20, 130, 140)   # the pole
+    return img
+
+
+def test_run_view_preview(snap_compare, runs):
+    """The Preview tab: a headless viewer's last frame (it ended) and two videos."""
+    import psutil  # noqa: F401  (the viewer's process record below is an ended one)
+
+    from runners.protocol import (ProcRecord, VideoEntry, append_video_entry, write_preview,
+                                  write_proc_record)
+
+    run = next(p for p in runs.iterdir() if p.name.startswith("InvertedPendulum"))
+    t0 = FROZEN - 3600
+    write_proc_record(run, ProcRecord(
+        role="viewer-1", kind="viewer", pid=999998, pgid=999998, create_time=t0,
+        started_at="2026-03-14T14:00:00", exited_at="2026-03-14T14:05:00", exit_code=0,
+        argv=["python", "-m", "runners.mujoco", "play", "--display", "none"]))
+    img = pendulum_picture()
+    write_preview(run, "viewer-1", img.tobytes(), img.shape[1], img.shape[0],
+                  {"checkpoint": str(run / "nn" / "ckpt_000020480.pth"),
+                   "checkpoint_step": 20480, "episode": 6, "return_so_far": 312.0,
+                   "episode_return": 1000.0})
+    (run / "videos").mkdir(exist_ok=True)
+    for i, (step, rets) in enumerate([(10240, [41.0, 38.0]), (20480, [1000.0])]):
+        name = "record_ckpt_%09d_2026-03-14_14-%02d-00.mp4" % (step, 10 + i)
+        (run / "videos" / name).write_bytes(b"\0" * 1000)
+        append_video_entry(run, VideoEntry(
+            file=name, checkpoint=str(run / "nn" / ("ckpt_%09d.pth" % step)), step=step,
+            returns=rets, frames=25 * len(rets) + 40, fps=25.0, width=256, height=256,
+            size=1000, created=t0 + 600 * (i + 1), source="record"))
+
+    async def before(pilot):
+        await open_run(pilot, "InvertedPendulum", "5")
+        view = pilot.app.screen.query_one("#preview-view")
+        await wait_for(pilot, lambda: view.has_image, what="the frame")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#video-list").row_count == 2,
+                       what="the videos")
+        pilot.app._tick()
+        await pilot.pause(0.1)
+    assert snap_compare(app_for(runs), terminal_size=SIZE, run_before=before)
