@@ -23,8 +23,10 @@ def test_follow_holds_partial_lines_and_survives_truncation_and_rotation(tmp_pat
     got: list[str] = []
     stop = threading.Event()
 
+    start = p.stat().st_size  # taken before anything is appended
+
     def run():
-        for chunk in follow(p, p.stat().st_size, stop.is_set, poll=0.01):
+        for chunk in follow(p, start, stop.is_set, poll=0.01):
             got.append(chunk)
 
     t = threading.Thread(target=run, daemon=True)
