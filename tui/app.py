@@ -383,7 +383,8 @@ class PitwallApp(App[int]):
             return
         self._spawned.append(open_with_desktop(video.path, choice.display,
                                                RunPaths(path).pitwall_log))
-        self.post_message(ActionDone("opening %s on %s" % (video.name, choice.display)))
+        self.post_message(ActionDone("opening %s on %s (the player's messages: tab 2, "
+                                     "pitwall)" % (video.name, choice.display)))
 
     @work(thread=True, exit_on_error=False, group="control")
     def select_checkpoint(self, path: Path, mode: str, ref: str | None) -> None:

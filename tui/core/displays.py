@@ -313,18 +313,27 @@ def choose_display(requested: str = "auto", timeout: float = PROBE_TIMEOUT_S,
 
 def desktop_display(timeout: float = PROBE_TIMEOUT_S, env: Mapping[str, str] | None = None,
                     x11_dir: str = X11_DIR) -> DisplayChoice:
-    """A display to open a desktop application on (a video player): as ``auto``, without
-    remembering anything, and a remembered ``none`` (headless viewers) does not stop the
-    search for a display that opens."""
-    choice = choose_display("auto", timeout, remember_choice=False, env=env, x11_dir=x11_dir)
-    if not choice.headless or remembered() != HEADLESS:
-        return choice
-    probes = probe_all([c.name for c in discover(env, x11_dir)], timeout)
-    for res in probes:
+    """A display to open a desktop application on (a video player): the remembered display if
+    it opens, else the first candidate that does; nothing is remembered, and a remembered
+    ``none`` (headless viewers) does not stop the search. Headless with the reason when none
+    works."""
+    probes: list[ProbeResult] = []
+    mem = remembered()
+    if mem and mem != HEADLESS:
+        res = probe(mem, timeout, env)
+        probes.append(res)
+        if res.ok:
+            return DisplayChoice(mem, "auto", None, probes)
+    cands = [c.name for c in discover(env, x11_dir) if c.name != mem]
+    for res in probe_all(cands, timeout):
+        probes.append(res)
         if res.ok:
             return DisplayChoice(res.name, "auto", None, probes)
-    why = ("no display works (%s)" % "; ".join(p.describe() for p in probes)) if probes else \
-        "no display found ($DISPLAY is not set, no X server socket, no Wayland socket)"
+    if not probes:
+        why = "no display found ($DISPLAY is not set, no X server socket in %s, no Wayland " \
+              "socket)" % x11_dir
+    else:
+        why = "no display works (%s)" % "; ".join(p.describe() for p in probes)
     return DisplayChoice(HEADLESS, "auto", why, probes)
 
 

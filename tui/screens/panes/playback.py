@@ -145,8 +145,8 @@ class PlaybackPane(Horizontal):
             return
         self._source_key = key
         if self.playing is not None:
-            state = "ended" if self.play_ended else "playing"
-            text = "[b]%s[/b] %s  [dim]esc: live preview[/dim]" % (state, _esc(self.playing.name))
+            text = ("[b]■ ended[/b]  [dim]enter: again · esc: live frames[/dim]"
+                    if self.play_ended else "[b]▶ playing[/b]  [dim]esc: back to live frames[/dim]")
         elif vid is None:
             text = "[dim]no preview: [b]v[/b] starts a viewer, choose [b]none[/b][/dim]"
         else:
@@ -158,10 +158,9 @@ class PlaybackPane(Horizontal):
                 state = "[dim]%s[/dim]" % _esc(v.process_text or v.process or "ended")
             else:
                 state = "[green]%s[/green]" % (v.ack_state or "starting")
-            text = "[b]%s[/b] %s  %s" % (vid, "auto" if pb is not None and pb.auto and
-                                         others else "display none", state)
+            text = "[b]%s[/b]  %s" % (vid, state)
             if others:
-                text += "  [dim][ ] %d more[/dim]" % others
+                text += "  [dim]\\[ ] %d other%s[/dim]" % (others, "" if others == 1 else "s")
         self.query_one("#preview-source", Static).update(text)
 
     def _video_info(self) -> None:
@@ -232,7 +231,8 @@ class PlaybackPane(Horizontal):
         if msg.token != self._token or self.playing is None:
             return
         self.play_frames += 1
-        self.view.show_image(msg.img, "%s  %.1f s" % (self.playing.name, msg.t))
+        self.view.show_image(msg.img, "%.1f s of %.1f s  %s" % (msg.t, self.playing.duration,
+                                                                self.playing.name))
 
     @on(PlayEnded)
     def _play_ended(self, msg: PlayEnded) -> None:
@@ -243,8 +243,8 @@ class PlaybackPane(Horizontal):
             self.view.show_image(None, message="cannot play %s: %s" % (self.playing.name,
                                                                       msg.error))
         else:
-            self.view.show_image(self.view.image, "%s  ended (%d frames at %g/s)  enter: again  "
-                                 "esc: live" % (self.playing.name, msg.frames, PLAY_FPS))
+            self.view.show_image(self.view.image, "ended: %d frames at %g/s  %s" % (
+                msg.frames, PLAY_FPS, self.playing.name))
         if self.detail is not None:
             self._source(self.detail, self.papp.model.playback)
 

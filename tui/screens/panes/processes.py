@@ -68,15 +68,15 @@ class ProcessesPane(Vertical):
             parts.append("records %s" % (r.target or "the newest"))
         if r.attempt > 1:
             parts.append("attempt %d" % r.attempt)
+        if r.state in ("failed", "lost"):   # what to do first; the times after
+            parts.append("[dim]l: log · r: restart%s[/dim]" % (
+                " (same display)" if r.is_viewer else ""))
         if r.started_at:
             parts.append("started %s" % r.started_at[11:19])
         if r.exited_at:
             parts.append("ended %s" % r.exited_at[11:19])
         if r.error and r.state != "running" and r.error not in r.text:
             parts.append("[red]%s[/red]" % _esc(r.error))
-        keys = "l log · r restart" + (" (same display)" if r.is_viewer else "") \
-            if r.state in ("failed", "lost") else "s stop · k kill · r restart · l log"
-        parts.append("[dim]%s[/dim]" % keys)
         self.query_one("#procs-info", Static).update("  ".join(parts))
 
     def _role(self) -> str | None:
