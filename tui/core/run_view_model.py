@@ -25,7 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -39,7 +39,11 @@ from .metrics import MetricStore, MetricsWatcher, RunMetrics, WatchConfig
 from .proc_stats import ProcSample, ProcStats
 from .registry import Registry, RoleState, RunInfo, load_run
 from .run_checkpoints import current_state
-from .videos import RECORD_PREFIX, VideoInfo, list_videos
+
+if TYPE_CHECKING:   # tui.core.videos (launching, ffmpeg) is imported when the Preview tab opens
+    from .videos import VideoInfo
+
+RECORD_PREFIX = "record-"   # tui.core.videos.RECORD_PREFIX: recorders' roles
 
 SPARK_POINTS = 16
 FIRST_LOOK = 64             # runs read before the first frame of a big root
@@ -729,6 +733,8 @@ class RunsModel:
         if sig != self._videos_sig or now - self._videos_at >= VIDEOS_EVERY_S or prev is None:
             self._videos_sig = sig
             self._videos_at = now
+            from .videos import list_videos
+
             infos, bad = list_videos(path)
             videos = tuple(infos)
             vkey = tuple((v.name, v.exists, v.entry.created) for v in videos)
