@@ -14,19 +14,18 @@ MAX_RUNS = 500
 
 
 def _record_selected(screen) -> None:
-    """The checkpoints tab, with its record key ready on the highlighted checkpoint."""
+    """The checkpoints tab, and the record dialog for the checkpoint under its cursor."""
     screen.action_tab("checkpoints")
-    screen.pane("checkpoints").action_record()
+
+    def then() -> None:
+        screen.refresh_from_model()          # the tab's list, filled now rather than at a tick
+        screen.pane("checkpoints").action_record()
+    screen.call_after_refresh(then)
 
 
 def _play_newest(screen) -> None:
-    from tui.widgets.video_list import VideoList
-
     screen.action_tab("preview")
-    table = screen.query_one(VideoList)
-    if table.row_count:
-        table.move_cursor(row=0)
-        table.action_play()
+    screen.pane("preview").play_newest()
 
 
 class PitwallCommands(Provider):
@@ -53,10 +52,8 @@ class PitwallCommands(Provider):
                    partial(app.record_video, path, None, 1), "one episode, offscreen")
             yield ("Record a video of a checkpoint ...", partial(_record_selected, screen),
                    "the checkpoints tab: r on the one to record")
-            pb = app.model.playback
-            if pb is not None and pb.videos:
-                yield ("Play the newest video here", partial(_play_newest, screen),
-                       pb.videos[0].name)
+            yield ("Play the newest video here", partial(_play_newest, screen),
+                   "in the terminal, on the preview tab")
             yield ("Checkpoints: auto mode", partial(app.select_checkpoint, path, "auto", None),
                    "viewers follow the newest checkpoint")
             yield ("Stop this run", partial(app.stop_run, path), "SIGINT, SIGTERM, SIGKILL")

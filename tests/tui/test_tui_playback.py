@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("mujoco")
 
+from textual.command import CommandPalette
 from textual.widgets import OptionList
 
 from runners.protocol import list_proc_roles, read_proc_record, read_viewer_status
@@ -200,10 +201,24 @@ async def record_and_play(run: Path):
         assert view.caption_text != first                   # the time in the video moves on
         await wait_for(pilot, lambda: pane.play_ended, 60, "the end of the video")
         assert pane.play_frames >= 4 and "ended" in view.caption_text
-        # esc: back to the live preview, still in the run view; esc again: the runs list
+        # esc: back to the live preview, still in the run view
         await pilot.press("escape")
         assert pane.playing is None and isinstance(app.screen, RunScreen)
+
+        # the command palette plays the newest video from any tab
+        await pilot.press("1")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "palette")
+        await pilot.press(*"play the newest video")
+        await wait_for(pilot, lambda: "Play the newest video here" in screen_text(app), 5,
+                       "the command listed")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: pane.playing is not None and pane.play_frames >= 1, 20,
+                       "the newest video playing")
+        assert screen.active == "preview" and pane.playing.name == v.name
         await pilot.press("escape")
+        assert pane.playing is None
+        await pilot.press("escape")                   # not playing: esc goes back to the list
         assert not isinstance(app.screen, RunScreen)
     stop_extra_roles(run)
 

@@ -71,6 +71,7 @@ class PlaybackPane(Horizontal):
         self.play_ended = False
         self.play_frames = 0                # frames of the current video shown so far
         self._token = 0
+        self._play_newest = False           # play the newest video once the list is read
         self._pb_key: object = None
         self._source_key: object = None
         self._info_key: object = None
@@ -115,6 +116,14 @@ class PlaybackPane(Horizontal):
         self._pb_key = key
         self.query_one(VideoList).show(list(pb.videos))
         self._video_info()
+        if self._play_newest:
+            self._play_newest = False
+            if pb.videos:
+                self.query_one(VideoList).move_cursor(row=0)
+                self.query_one(VideoList).action_play()
+            else:
+                self.notify("no video of this run yet: r on a checkpoint (tab 3) records one",
+                            severity="warning")
         if self.playing is None:
             self._live(pb, detail)
 
@@ -204,6 +213,13 @@ class PlaybackPane(Horizontal):
         self.refresh_bindings()
         if self.detail is not None:
             self._source(self.detail, self.papp.model.playback)
+
+    def play_newest(self) -> None:
+        """Play the run's newest video as soon as the list is read (command palette)."""
+        self._play_newest = True
+        self._pb_key = None
+        if self.detail is not None:
+            self.show(self.detail)
 
     @work(thread=True, exclusive=True, group="play", exit_on_error=False)
     def _play(self, video: VideoInfo, token: int, width: int) -> None:
