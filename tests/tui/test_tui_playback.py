@@ -126,10 +126,10 @@ async def picker_and_preview(run: Path):
         assert rec.argv[rec.argv.index("--display") + 1] == "none"
         assert remembered() is None                       # "none" is a one-off choice
         # nothing is read for the preview while its tab is hidden
-        assert app.model.playback is None and app.model._pb_want is None
+        assert app.model.playback is None and app.model.playback_watched is None
 
         await pilot.press("5")
-        assert screen.active == "preview"
+        assert screen.active == "preview" and app.model.playback_watched == run
         view = screen.query_one(PreviewView)
         await wait_for(pilot, lambda: view.has_image, 40, "the viewer's first frame drawn")
         first = view.images_shown
@@ -148,7 +148,7 @@ async def picker_and_preview(run: Path):
 
         # leaving the tab stops the reading
         await pilot.press("1")
-        assert app.model._pb_want is None
+        assert app.model.playback_watched is None
     stop_extra_roles(run)
 
 

@@ -420,6 +420,12 @@ class RunsModel:
         pb, want = self._pb, self._pb_want
         return pb if pb is not None and want is not None and pb.path == want[0] else None
 
+    @property
+    def playback_watched(self) -> Path | None:
+        """The run whose preview frames and videos are being read (None: none)."""
+        want = self._pb_want
+        return want[0] if want is not None else None
+
     def watch_playback(self, run_dir: Path | None, viewer: str | None = None) -> None:
         """Read preview frames and videos of ``run_dir`` (the Preview tab is visible), of
         ``viewer`` or, with None, of the newest live headless viewer; None stops reading."""

@@ -237,8 +237,11 @@ class PlaybackPane(Horizontal):
                     return
                 self.post_message(PlayFrame(token, img, t))
                 n += 1
-        except (VideoError, OSError) as e:
+        except VideoError as e:
             self.post_message(PlayEnded(token, n, str(e)))
+            return
+        except Exception as e:   # ffmpeg gone, a broken file ...: said on the preview itself
+            self.post_message(PlayEnded(token, n, "%s: %s" % (type(e).__name__, e)))
             return
         self.post_message(PlayEnded(token, n))
 
