@@ -137,8 +137,6 @@ def pendulum_picture(w: int = 128, h: int = 128):
 
 def test_run_view_preview(snap_compare, runs):
     """The Preview tab: a headless viewer's last frame (it ended) and two videos."""
-    import psutil  # noqa: F401  (the viewer's process record below is an ended one)
-
     from runners.protocol import (ProcRecord, VideoEntry, append_video_entry, write_preview,
                                   write_proc_record)
 

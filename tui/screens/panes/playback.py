@@ -155,7 +155,8 @@ class PlaybackPane(Horizontal):
         self._source_key = key
         if self.playing is not None:
             text = ("[b]■ ended[/b]  [dim]enter: again · esc: live frames[/dim]"
-                    if self.play_ended else "[b]▶ playing[/b]  [dim]esc: back to live frames[/dim]")
+                    if self.play_ended else
+                    "[b]▶ playing[/b]  [dim]esc: back to live frames[/dim]")
         elif vid is None:
             text = "[dim]no preview: [b]v[/b] starts a viewer, choose [b]none[/b][/dim]"
         else:
