@@ -193,3 +193,19 @@ def test_recorder_role_is_listed_with_the_run(launched):
     recs = [v for v in info.viewers if v.role.startswith("record-")]
     assert recs and recs[0].state == "finished" and recs[0].record.kind == "aux"
     assert read_run_record(launched).process(recs[0].role) is None
+
+
+def test_recordings_name_the_numbered_checkpoint_latest_links_to(launched, capsys):
+    """latest.pth is a hard link to the newest numbered file: a recording of either names the
+    numbered file (it stays put; latest moves on)."""
+    from runners.protocol import latest_link_target
+
+    root = str(launched.parent)
+    newest = latest_link_target(RunPaths(launched).latest)
+    assert newest is not None and newest.name.startswith("ckpt_")
+    for ref in ("latest.pth", newest.name):
+        rc = cli(["--root", root, "record", launched.name, "--checkpoint", ref,
+                  "--episodes", "1", "--size", "64x64", "--wait", "--json"])
+        v = json.loads(capsys.readouterr().out)["video"]
+        assert rc == 0 and v["checkpoint"] == str(newest), (ref, v["checkpoint"])
+        assert "latest" not in v["file"], v["file"]

@@ -222,3 +222,16 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, monkeypatch, old_
     with pytest.raises(CheckpointLoadError, match=r"outside the allow-list \((posix|os)\.system"):
         load_torch_checkpoint(evil, allow=allow)
     assert not marker.exists()
+
+
+def test_latest_link_target_names_the_history_file(tmp_path):
+    from runners.protocol import latest_link_target
+
+    for step in (10, 20):
+        save_checkpoint(tmp_path, lambda f: f.write(b"x%d" % step), step)
+    nn = tmp_path / "nn"
+    assert latest_link_target(nn / "latest.pth") == nn / "ckpt_000000020.pth"
+    assert latest_link_target(nn / "ckpt_000000020.pth") is None   # not the latest file
+    (nn / "latest.pth").unlink()
+    (nn / "latest.pth").write_bytes(b"copied in place")             # a foreign trainer's file
+    assert latest_link_target(nn / "latest.pth") is None

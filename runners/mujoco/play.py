@@ -21,7 +21,7 @@ from typing import IO, Any, Optional, Tuple, Union
 import numpy as np
 
 from runners.checkpoint_follower import CheckpointFollower, Loaded
-from runners.protocol import write_viewer_status
+from runners.protocol import latest_link_target, write_viewer_status
 from runners.rendering.font import draw_text
 from runners.rendering.offscreen import FrameRenderer, env_camera_config
 from runners.rendering.preview_writer import PreviewWriter
@@ -77,15 +77,8 @@ class ViewState(object):
 
 def checkpoint_label(path: Path) -> str:
     """``latest.pth`` is a hard link to a numbered file: show that one's name too."""
-    try:
-        ino = os.stat(str(path)).st_ino
-        with os.scandir(str(path.parent)) as it:
-            for e in it:
-                if e.name != path.name and e.name.endswith(path.suffix) and e.inode() == ino:
-                    return "%s (%s)" % (e.name, path.stem)
-    except OSError:
-        pass
-    return path.name
+    twin = latest_link_target(path)
+    return "%s (%s)" % (twin.name, path.stem) if twin is not None else path.name
 
 
 class DisplayClosed(Exception):

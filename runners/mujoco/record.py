@@ -17,7 +17,7 @@ from typing import IO, Any, Optional, Union
 
 import numpy as np
 
-from runners.protocol import CheckpointLoadError, VideoEntry
+from runners.protocol import CheckpointLoadError, VideoEntry, latest_link_target
 from runners.rendering.font import draw_text
 from runners.rendering.offscreen import FrameRenderer, env_camera_config
 from runners.rendering.video import Recording
@@ -141,24 +141,13 @@ class EpisodeRecorder(object):
         return frame
 
 
-def history_file_of(path: Path) -> Path:
-    """``nn/latest.pth`` is a hard link to a numbered file: name that one (it stays put)."""
-    try:
-        for other in sorted(path.parent.iterdir()):
-            if other != path and other.suffix == path.suffix and other.samefile(path):
-                return other
-    except OSError:
-        pass
-    return path
-
-
 def record_main(run_dir: Path, cfg: RunnerConfig, args: Any, stop: StopFlag) -> int:
     from runners.protocol import resolve_checkpoint_path
 
     ckpt = resolve_checkpoint_path(run_dir, str(args.checkpoint or "nn/latest.pth"))
     if not ckpt.is_file():
         raise CheckpointLoadError(ckpt, "file does not exist")
-    ckpt = history_file_of(ckpt)
+    ckpt = latest_link_target(ckpt) or ckpt  # name the numbered file latest.pth is now
     rec = EpisodeRecorder(run_dir, cfg, ckpt, episodes=args.episodes, width=args.width,
                           height=args.height, fps=args.fps, max_steps=args.max_steps,
                           settle_steps=args.settle_steps, source=args.source,

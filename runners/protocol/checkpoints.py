@@ -184,6 +184,25 @@ def list_checkpoints(nn_dir: Union[str, Path], pattern: str = "*.pth",
     return history + latest
 
 
+def latest_link_target(path: Union[str, Path],
+                       latest_name: str = LATEST_NAME) -> Optional[Path]:
+    """The history file ``latest.pth`` currently is (it is saved as a hard link to it), or
+    None when ``path`` is not the latest file or no numbered twin exists (a copy, a foreign
+    trainer's in-place file)."""
+    path = Path(path)
+    if path.name != latest_name:
+        return None
+    try:
+        ino = os.stat(str(path)).st_ino
+        with os.scandir(str(path.parent)) as it:
+            for e in it:
+                if e.name != path.name and e.name.endswith(path.suffix) and e.inode() == ino:
+                    return path.parent / e.name
+    except OSError:
+        pass
+    return None
+
+
 def save_checkpoint(run_dir: Union[str, Path], write: Callable[[IO[bytes]], None], step: int,
                     epoch: Optional[int] = None, metrics: Optional[Dict[str, float]] = None,
                     stem: str = DEFAULT_STEM, update_latest: bool = True,
