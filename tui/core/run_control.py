@@ -100,6 +100,22 @@ def start_roles_detached(run_dir: Path, roles: list[str] | None = None,
                           RunPaths(run_dir).pitwall_log, cwd=run_dir)
 
 
+def claim_role_name(run_dir: Path, prefix: str) -> str:
+    """The next free ``<prefix>N`` for an ad-hoc role (``viewer-3``, ``record-2``), claimed by
+    creating its log file exclusively: two control centers never get the same name."""
+    paths = RunPaths(run_dir)
+    paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10000):
+        name = "%s%d" % (prefix, n)
+        try:
+            fd = os.open(str(paths.log_file(name)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return name
+    raise ControlError("no free %sN role name in %s" % (prefix, run_dir))
+
+
 def start_adhoc_detached(run_dir: Path, spec: ProcessSpec) -> subprocess.Popen:
     import json
 

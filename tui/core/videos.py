@@ -28,7 +28,7 @@ from runners.protocol.rundir import RunPaths
 
 from .launch import runner_argv
 from .run_checkpoints import find_checkpoint
-from .run_control import start_adhoc_detached
+from .run_control import claim_role_name, start_adhoc_detached
 
 RECORD_PREFIX = "record-"
 
@@ -84,20 +84,6 @@ def find_video(run_dir: Path, ref: str) -> VideoInfo:
 
 # --------------------------------------------------------------------------- recording
 
-def claim_record_id(run_dir: Path) -> str:
-    paths = RunPaths(run_dir)
-    paths.logs_dir.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10000):
-        rid = "%s%d" % (RECORD_PREFIX, n)
-        try:
-            fd = os.open(str(paths.log_file(rid)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return rid
-    raise VideoError("no free recorder id in %s" % run_dir)
-
-
 def record_spec(run_dir: Path, role: str, checkpoint: Path | None, episodes: int,
                 extra_args: list[str] | None = None) -> ProcessSpec:
     record = read_run_record(run_dir)
@@ -129,7 +115,7 @@ def start_recording(run_dir: Path, checkpoint: str | None = None, episodes: int 
     if episodes < 1:
         raise VideoError("episodes must be >= 1, found %d" % episodes)
     ckpt = find_checkpoint(run_dir, checkpoint) if checkpoint else None
-    role = claim_record_id(run_dir)
+    role = claim_role_name(run_dir, RECORD_PREFIX)
     try:
         spec = record_spec(run_dir, role, ckpt, episodes, extra_args)
     except Exception:

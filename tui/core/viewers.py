@@ -21,7 +21,7 @@ from .displays import is_wayland_display
 from .launch import runner_argv
 from .profiles import ProfileError, render
 from .role_starter import log_event
-from .run_control import start_adhoc_detached
+from .run_control import claim_role_name, start_adhoc_detached
 from .spawn import python_module_argv, spawn_detached
 
 VIEWER_PREFIX = "viewer-"
@@ -29,21 +29,6 @@ VIEWER_PREFIX = "viewer-"
 
 class ViewerError(RuntimeError):
     pass
-
-
-def claim_viewer_id(run_dir: Path) -> str:
-    """The next free ``viewer-N``, claimed by creating its log file exclusively."""
-    paths = RunPaths(run_dir)
-    paths.logs_dir.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10000):
-        vid = "%s%d" % (VIEWER_PREFIX, n)
-        try:
-            fd = os.open(str(paths.log_file(vid)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return vid
-    raise ViewerError("no free viewer id in %s" % run_dir)
 
 
 def viewer_spec(run_dir: Path, record: RunRecord, viewer_id: str, display: str = "none",
@@ -88,7 +73,7 @@ class StartedViewer:
 def start_viewer(run_dir: Path, display: str = "none",
                  extra_args: list[str] | None = None) -> StartedViewer:
     record = read_run_record(run_dir)
-    vid = claim_viewer_id(run_dir)
+    vid = claim_role_name(run_dir, VIEWER_PREFIX)
     try:
         spec = viewer_spec(run_dir, record, vid, display, extra_args)
     except ViewerError:

@@ -2,7 +2,6 @@
 and record a video of any checkpoint (``r``)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,9 +10,8 @@ from textual.widgets import Static
 
 from tui.core.run_view_model import RoleRow, RunDetail, ViewerRow
 from tui.widgets.checkpoint_list import CheckpointList
+from tui.screens.panes.base import RunPaneMixin
 
-if TYPE_CHECKING:
-    from tui.app import PitwallApp
 
 
 def viewer_line(v: ViewerRow) -> str:
@@ -62,7 +60,7 @@ def recorder_line(r: RoleRow) -> str:
         r.role, r.text.replace("[", r"\["), what)
 
 
-class CheckpointsPane(Vertical):
+class CheckpointsPane(RunPaneMixin, Vertical):
     BINDINGS = [
         Binding("enter", "load", "Load", id="checkpoints.load"),
         Binding("a", "auto", "Auto mode", id="checkpoints.auto"),
@@ -75,9 +73,6 @@ class CheckpointsPane(Vertical):
         self.detail: RunDetail | None = None
         self._key: object = None
 
-    @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="ckpt-mode")

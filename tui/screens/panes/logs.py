@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,12 +12,11 @@ from textual.widgets import Input, Static
 from tui.core.logs import LogFollower, find_line, is_error_line, log_path
 from tui.core.run_view_model import RunDetail
 from tui.widgets.log_pane import LogPane
-
-if TYPE_CHECKING:
-    from tui.app import PitwallApp
+from tui.screens.panes.base import RunPaneMixin
 
 
-class LogsPane(Vertical):
+
+class LogsPane(RunPaneMixin, Vertical):
     BINDINGS = [
         Binding("f", "follow", "Follow", id="logs.follow"),
         Binding("slash", "search", "Search", id="logs.search"),
@@ -41,9 +39,6 @@ class LogsPane(Vertical):
         self._follower: LogFollower | None = None
         self._roles: tuple[str, ...] = ()
 
-    @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="logs-bar")

@@ -6,7 +6,6 @@ the latest value of every chosen tag is shown in one row.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from textual import on
@@ -20,9 +19,8 @@ from tui.core.metrics import MetricStore
 from tui.core.run_view_model import RunDetail
 from tui.widgets.formatting import num
 from tui.widgets.line_plot import LinePlot, PlotData
+from tui.screens.panes.base import RunPaneMixin
 
-if TYPE_CHECKING:
-    from tui.app import PitwallApp
 
 SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 X_MODES = {"step": "step", "relative": "wall time"}
@@ -44,7 +42,7 @@ def default_tags(tags: list[str], headline: str | None) -> list[str]:
     return out[:MAX_DEFAULT_TAGS]
 
 
-class MetricsPane(Vertical):
+class MetricsPane(RunPaneMixin, Vertical):
     BINDINGS = [
         Binding("plus,equals_sign", "smooth(1)", "Smooth+", id="metrics.smooth_more"),
         Binding("minus", "smooth(-1)", "Smooth-", id="metrics.smooth_less"),
@@ -63,9 +61,6 @@ class MetricsPane(Vertical):
         self._plot_widgets: dict[str, LinePlot] = {}
         self._synced = False
 
-    @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
 
     @property
     def store(self) -> MetricStore:

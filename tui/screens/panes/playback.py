@@ -9,7 +9,6 @@ the live preview. ``o`` opens the video with the desktop's player when a display
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from textual import on, work
@@ -24,9 +23,8 @@ from tui.core.run_view_model import PlaybackSnapshot, RunDetail
 from tui.core.videos import VideoError, VideoInfo, video_frames
 from tui.widgets.preview import PreviewView
 from tui.widgets.video_list import VideoList
+from tui.screens.panes.base import RunPaneMixin
 
-if TYPE_CHECKING:
-    from tui.app import PitwallApp
 
 PLAY_FPS = 8.0        # terminal playback: frames per second
 SIDE_MIN = 34         # the video list's column keeps at least this many cells
@@ -54,7 +52,7 @@ def _esc(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-class PlaybackPane(Horizontal):
+class PlaybackPane(RunPaneMixin, Horizontal):
     BINDINGS = [
         Binding("escape", "live", "Live preview", id="preview.live"),
         Binding("right_square_bracket", "viewer(1)", "Next viewer", id="preview.next_viewer"),
@@ -76,9 +74,6 @@ class PlaybackPane(Horizontal):
         self._source_key: object = None
         self._info_key: object = None
 
-    @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield PreviewView(id="preview-view")

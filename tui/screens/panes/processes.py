@@ -3,7 +3,6 @@ jump to its log (``l``). Viewers show their display; restarting one keeps it (an
 it follows): the core starts the same argv and environment again."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,12 +11,11 @@ from textual.widgets import Static
 
 from tui.core.run_view_model import RunDetail
 from tui.widgets.process_table import ProcessTable
-
-if TYPE_CHECKING:
-    from tui.app import PitwallApp
+from tui.screens.panes.base import RunPaneMixin
 
 
-class ProcessesPane(Vertical):
+
+class ProcessesPane(RunPaneMixin, Vertical):
     BINDINGS = [
         Binding("s", "stop", "Stop role", id="processes.stop"),
         Binding("k", "kill", "Kill role", id="processes.kill"),
@@ -30,9 +28,6 @@ class ProcessesPane(Vertical):
         self.detail: RunDetail | None = None
         self._key: object = None
 
-    @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield ProcessTable(id="procs-table")
