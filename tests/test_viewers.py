@@ -35,3 +35,16 @@ def test_the_waiter_gives_up_when_the_run_ends_without_a_checkpoint(runs_root, m
     assert waiter.wait(30) == 1
     assert "ended before its first checkpoint" in text_of(res.run_dir / "logs" / "pitwall.log")
     assert load_run(res.run_dir).viewers == []
+
+
+def test_a_viewer_that_cannot_start_leaves_no_claimed_name(runs_root, monkeypatch):
+    import pytest
+
+    from tui.core.viewers import ViewerError, start_viewer
+
+    monkeypatch.setenv("PITWALL_CONFIGS", str(TEST_PROFILES))
+    res = launch("stubborn", [], runs_root)          # a profile without a play command
+    with pytest.raises(ViewerError, match="no play command"):
+        start_viewer(res.run_dir, "none")
+    assert not (res.run_dir / "logs" / "viewer-1.log").exists()
+    assert load_run(res.run_dir).viewers == []

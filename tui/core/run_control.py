@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from runners.protocol import (ProcRecord, ProcessSpec, RunRecord, StopPolicy, read_run_record,
                               read_starter_record)
@@ -114,6 +115,21 @@ def claim_role_name(run_dir: Path, prefix: str) -> str:
         os.close(fd)
         return name
     raise ControlError("no free %sN role name in %s" % (prefix, run_dir))
+
+
+def start_adhoc_role(run_dir: Path, prefix: str, build: Callable[[str], ProcessSpec]
+                     ) -> tuple[str, subprocess.Popen]:
+    """Claim ``<prefix>N``, build its spec, start it detached; a failed build frees the name."""
+    name = claim_role_name(run_dir, prefix)
+    try:
+        spec = build(name)
+    except Exception:
+        try:
+            os.unlink(str(RunPaths(run_dir).log_file(name)))
+        except OSError:
+            pass
+        raise
+    return name, start_adhoc_detached(run_dir, spec)
 
 
 def start_adhoc_detached(run_dir: Path, spec: ProcessSpec) -> subprocess.Popen:

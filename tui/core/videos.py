@@ -28,7 +28,7 @@ from runners.protocol.rundir import RunPaths
 
 from .launch import runner_argv
 from .run_checkpoints import find_checkpoint
-from .run_control import claim_role_name, start_adhoc_detached
+from .run_control import start_adhoc_role
 
 RECORD_PREFIX = "record-"
 
@@ -115,16 +115,9 @@ def start_recording(run_dir: Path, checkpoint: str | None = None, episodes: int 
     if episodes < 1:
         raise VideoError("episodes must be >= 1, found %d" % episodes)
     ckpt = find_checkpoint(run_dir, checkpoint) if checkpoint else None
-    role = claim_role_name(run_dir, RECORD_PREFIX)
-    try:
-        spec = record_spec(run_dir, role, ckpt, episodes, extra_args)
-    except Exception:
-        try:
-            os.unlink(str(RunPaths(run_dir).log_file(role)))
-        except OSError:
-            pass
-        raise
-    return StartedRecording(role, start_adhoc_detached(run_dir, spec), ckpt)
+    role, starter = start_adhoc_role(
+        run_dir, RECORD_PREFIX, lambda r: record_spec(run_dir, r, ckpt, episodes, extra_args))
+    return StartedRecording(role, starter, ckpt)
 
 
 def wait_recording(run_dir: Path, started: StartedRecording, timeout: float = 600.0

@@ -6,7 +6,6 @@ A viewer's role and id are the same (``viewer-1``, ``viewer-2`` ...); its proces
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from .displays import is_wayland_display
 from .launch import runner_argv
 from .profiles import ProfileError, render
 from .role_starter import log_event
-from .run_control import claim_role_name, start_adhoc_detached
+from .run_control import start_adhoc_role
 from .spawn import python_module_argv, spawn_detached
 
 VIEWER_PREFIX = "viewer-"
@@ -73,16 +72,9 @@ class StartedViewer:
 def start_viewer(run_dir: Path, display: str = "none",
                  extra_args: list[str] | None = None) -> StartedViewer:
     record = read_run_record(run_dir)
-    vid = claim_role_name(run_dir, VIEWER_PREFIX)
-    try:
-        spec = viewer_spec(run_dir, record, vid, display, extra_args)
-    except ViewerError:
-        try:
-            os.unlink(str(RunPaths(run_dir).log_file(vid)))
-        except OSError:
-            pass
-        raise
-    return StartedViewer(vid, start_adhoc_detached(run_dir, spec))
+    vid, starter = start_adhoc_role(
+        run_dir, VIEWER_PREFIX, lambda v: viewer_spec(run_dir, record, v, display, extra_args))
+    return StartedViewer(vid, starter)
 
 
 def viewer_acks(run_dir: Path) -> dict[str, ViewerStatus]:
