@@ -23,7 +23,7 @@ from typing import Any, Iterator, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .tfrecord import HEADER
+from .tfrecord import HEADER, group_by_length
 
 SCALARS_PLUGIN = "scalars"
 TEXT_PLUGIN = "text"
@@ -415,15 +415,8 @@ def decode_events(buf: bytes, positions: np.ndarray, lengths: np.ndarray,
     P = positions.astype(np.int64, copy=False)
     L = lengths.astype(np.int64, copy=False)
     if len(P):
-        key = np.minimum(L, 65535).astype(np.uint16)
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
-        cuts = np.flatnonzero(ks[1:] != ks[:-1]) + 1
-        bounds = np.concatenate(([0], cuts, [len(order)]))
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            idx = order[a:b]
-            n = int(ks[a])
-            if b - a < _MIN_FAST_GROUP or n < 16 or n == 65535:
+        for n, idx in group_by_length(L):
+            if len(idx) < _MIN_FAST_GROUP or n < 16 or n == 65535:
                 slow.append(idx)
                 continue
             rows = sliding_window_view(u8, n)[P[idx] + HEADER]

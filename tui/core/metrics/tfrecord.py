@@ -222,20 +222,26 @@ def _expected_header_crc(n: int) -> int:
     return c
 
 
-def _groups(L: np.ndarray):
-    """Indices of the records grouped by length: yields (length, index array)."""
+def group_by_length(L: np.ndarray):
+    """Record indices grouped by length: yields (length, index array). Lengths of 65535 and
+    more share one group, keyed 65535 (their lengths differ inside it)."""
     key = np.minimum(L, 65535).astype(np.uint16)
     order = np.argsort(key, kind="stable")
     ks = key[order]
     cuts = np.flatnonzero(ks[1:] != ks[:-1]) + 1
     bounds = np.concatenate(([0], cuts, [len(order)]))
     for a, b in zip(bounds[:-1], bounds[1:]):
-        idx = order[a:b]
-        if ks[a] == 65535:          # long records: lengths differ inside this group
+        yield int(ks[a]), order[a:b]
+
+
+def _groups(L: np.ndarray):
+    """Like :func:`group_by_length`, with each long record in a group of its own."""
+    for n, idx in group_by_length(L):
+        if n == 65535:
             for i in idx:
                 yield int(L[i]), np.array([i])
         else:
-            yield int(ks[a]), idx
+            yield n, idx
 
 
 def _bad_headers(L: np.ndarray, crc: np.ndarray) -> np.ndarray:
