@@ -8,8 +8,7 @@ import time
 
 from runners.protocol import list_previews, output_dir
 
-from tui.core.preview import (caption, frame_array, half_block_ansi, kitty_escape,
-                              latest_frame, png_bytes, sixel_escape)
+from tui.core.preview import caption, frame_array, latest_frame, terminal_image
 from tui.core.terminal_graphics import detect
 
 from .common import add_run_arg, err, guarded, run_dir
@@ -59,12 +58,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
                 img = frame_array(frame)
                 if not args.once:
                     out.write("\x1b[H")
-                if kind == "kitty":
-                    out.write(kitty_escape(png_bytes(img), cols, rows, image_id=8))
-                elif kind == "sixel":
-                    out.write(sixel_escape(img))
-                else:
-                    out.write("\n".join(half_block_ansi(img, cols, rows, g.truecolor)))
+                out.write(terminal_image(img, kind, cols, rows, g.truecolor, image_id=8))
                 out.write("\n\x1b[2K%s  %s\n" % (vid, caption(frame)))
                 out.flush()
             elif frame is None and args.once:

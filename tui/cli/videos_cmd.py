@@ -75,7 +75,7 @@ def cmd_videos(args: argparse.Namespace) -> int:
 def play_in_terminal(d, ref: str, fps: float, graphics: str | None) -> int:
     import shutil
 
-    from tui.core.preview import half_block_ansi, kitty_escape, png_bytes, sixel_escape
+    from tui.core.preview import terminal_image
     from tui.core.terminal_graphics import detect
 
     v = find_video(d, ref)
@@ -89,12 +89,7 @@ def play_in_terminal(d, ref: str, fps: float, graphics: str | None) -> int:
     try:
         for t, frame in video_frames(v.path, fps=fps, width=min(640, cols * 8)):
             out.write("\x1b[H")
-            if kind == "kitty":
-                out.write(kitty_escape(png_bytes(frame), cols, rows, image_id=7))
-            elif kind == "sixel":
-                out.write(sixel_escape(frame))
-            else:
-                out.write("\n".join(half_block_ansi(frame, cols, rows, g.truecolor)))
+            out.write(terminal_image(frame, kind, cols, rows, g.truecolor, image_id=7))
             out.write("\x1b[%d;1H\x1b[2K%s  %.1f / %.1f s  (%s, ctrl-c stops)"
                       % (rows + 1, v.name, t, v.duration, kind))
             out.flush()

@@ -179,6 +179,17 @@ def sixel_escape(img: np.ndarray) -> str:
     return "".join(out)
 
 
+def terminal_image(img: np.ndarray, kind: str, cols: int, rows: int, truecolor: bool = True,
+                   image_id: int | None = None) -> str:
+    """``img`` as the escape sequences of a terminal's graphics ``kind``: kitty, sixel, or
+    (anything else) half-block characters in ``cols`` x ``rows`` cells."""
+    if kind == "kitty":
+        return kitty_escape(png_bytes(img), cols, rows, image_id=image_id)
+    if kind == "sixel":
+        return sixel_escape(img)
+    return "\n".join(half_block_ansi(img, cols, rows, truecolor))
+
+
 def _rle(s: str) -> str:
     """Sixel run-length encoding (``!<n><char>`` for runs longer than 3)."""
     out = []
