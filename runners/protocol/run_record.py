@@ -98,6 +98,7 @@ class RunRecord:
     overrides: List[str] = field(default_factory=list)
     profile: Dict[str, Any] = field(default_factory=dict)  # resolved profile (metrics, play ...)
     launcher: Dict[str, Any] = field(default_factory=lambda: {"kind": "local"})
+    sweep_id: str = ""            # runs launched together by one multirun share it ("" = none)
     host: str = field(default_factory=socket.gethostname)
     git: Optional[Dict[str, Any]] = None
     pitwall_version: str = ""
@@ -139,6 +140,7 @@ class RunRecord:
             overrides=[str(o) for o in get(d, "overrides", list, path, default=[])],
             profile=get(d, "profile", dict, path, default={}),
             launcher=launcher,
+            sweep_id=get(d, "sweep_id", str, path, default=""),
             host=get(d, "host", str, path, default=""),
             git=get(d, "git", (dict, type(None)), path, default=None),
             pitwall_version=get(d, "pitwall_version", str, path, default=""),
