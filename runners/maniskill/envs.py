@@ -81,13 +81,15 @@ def make_single_env(cfg: RunnerConfig, render_mode: Optional[str] = "rgb_array",
                     camera: Optional[Tuple[int, int]] = None,
                     window: Optional[Tuple[int, int]] = None,
                     extra_steps: int = 0) -> Any:
-    """A CPU env for recording or playback. ``extra_steps`` lengthens its time limit (the
-    settle steps a recorder takes before the policy acts)."""
+    """A CPU env for recording or playback, its episodes ending as training's do.
+    ``extra_steps`` lengthens its time limit (the settle steps a recorder takes before the
+    policy acts)."""
     from .tasks import max_episode_steps
 
     limit = max_episode_steps(cfg.env_id)
     kw = env_kwargs(cfg, "physx_cpu", render_mode, camera, window)
-    return make_cpu_env(cfg.env_id, kw, cfg.obs_mode, ignore_terminations=False,
+    # an episode ends as in training: at success too, unless partial_reset is off
+    return make_cpu_env(cfg.env_id, kw, cfg.obs_mode, ignore_terminations=not cfg.partial_reset,
                         max_episode_steps=(limit + extra_steps) if limit and extra_steps
                         else None)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Dict, Iterator, Optional
 
 from runners.protocol import CheckpointLoadError
-from runners.stop_flag import StopFlag
+from runners.sdk.stop_flag import StopFlag
 
 from .checkpoint import load_policy
 from .config import RunnerConfig

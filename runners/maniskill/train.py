@@ -23,7 +23,7 @@ import torch
 from runners.protocol import CheckpointLoadError, MetricWriter, ProtocolError, RunPaths, \
     save_torch_checkpoint
 from runners.protocol.training_csv import TrainingCsv
-from runners.stop_flag import StopFlag
+from runners.sdk.stop_flag import StopFlag
 
 from .agent import Agent
 from .checkpoint import agent_from_payload, cpu_copy, policy_payload, read_checkpoint

@@ -16,7 +16,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, List, Optional
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 from runners.protocol import RunPaths, atomic_write_with
 
@@ -26,6 +26,17 @@ MAX_PENDING = 4
 MAX_RESTARTS = 2
 DRAIN_TIMEOUT_S = 600.0
 SNAPSHOT_DIR = ".snapshots"
+
+
+def video_trigger(episodes: int, next_at: int, interval: int
+                  ) -> Tuple[Optional[int], int, int]:
+    """Episodes, not steps: ``(episode count to record or None, multiples passed over without
+    a video, the next count that triggers)``. When several multiples of ``interval`` are passed
+    at once (many envs finish together), the last one is recorded and the others are counted."""
+    if episodes < next_at:
+        return None, 0, next_at
+    crossed = episodes // interval * interval
+    return crossed, (crossed - next_at) // interval, crossed + interval
 
 
 class TrainingVideos(object):
@@ -65,11 +76,10 @@ class TrainingVideos(object):
     def on_episodes(self, episodes: int, step: int,
                     snapshot: Callable[[int], Dict[str, Any]]) -> bool:
         """Call when episodes finished; True when a video was handed to the recorder."""
-        if episodes < self.next_at:
+        crossed, missed, self.next_at = video_trigger(episodes, self.next_at, self.interval)
+        if crossed is None:
             return False
-        crossed = episodes // self.interval * self.interval   # several at once: the last
-        self.skipped += (crossed - self.next_at) // self.interval
-        self.next_at = crossed + self.interval
+        self.skipped += missed
         self.pending = [p for p in self.pending if p.exists()]
         if len(self.pending) >= MAX_PENDING:
             self.skipped += 1

@@ -21,7 +21,7 @@ from runners.protocol import VideoEntry
 from runners.protocol.trajectories import trajectory_path, write_trajectory
 from runners.rendering.font import draw_text
 from runners.rendering.video import Recording
-from runners.stop_flag import StopFlag
+from runners.sdk.stop_flag import StopFlag
 
 from .checkpoint import InferencePolicy
 from .config import RunnerConfig
@@ -45,7 +45,7 @@ class _Trajectory(object):
 
     def __init__(self) -> None:
         self.rows = {"actions": [], "rewards": [], "terminated": [], "truncated": [],
-                     "success": [], "episode": [], "obs": [], "env_states": []
+                     "success": [], "episode": [], "elapsed": [], "obs": [], "env_states": []
                      }  # type: Dict[str, List[Any]]
 
     def start(self, obs: Any, state: np.ndarray) -> None:
@@ -53,7 +53,7 @@ class _Trajectory(object):
         self.rows["env_states"].append(state)
 
     def step(self, episode: int, action: np.ndarray, reward: float, term: bool, trunc: bool,
-             success: bool, obs: Any, state: np.ndarray) -> None:
+             success: bool, elapsed: int, obs: Any, state: np.ndarray) -> None:
         r = self.rows
         r["actions"].append(np.asarray(action, np.float32))
         r["rewards"].append(float(reward))
@@ -61,6 +61,7 @@ class _Trajectory(object):
         r["truncated"].append(bool(trunc))
         r["success"].append(bool(success))
         r["episode"].append(int(episode))
+        r["elapsed"].append(int(elapsed))
         self.start(obs, state)
 
     def arrays(self, act_dim: int) -> Dict[str, np.ndarray]:
@@ -71,8 +72,18 @@ class _Trajectory(object):
                 "truncated": np.asarray(r["truncated"], bool),
                 "success": np.asarray(r["success"], bool),
                 "episode": np.asarray(r["episode"], np.int32),
+                "elapsed": np.asarray(r["elapsed"], np.int32),
                 "obs": np.asarray(r["obs"], np.float32),
                 "env_states": np.asarray(r["env_states"], np.float32)}
+
+
+def _elapsed(info: Dict[str, Any], fallback: int) -> int:
+    """The env's own step counter (ManiSkill's ``elapsed_steps``), which counts settle steps."""
+    v = info.get("elapsed_steps")
+    try:
+        return int(np.asarray(v).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        return fallback
 
 
 def _state_part(obs: Any) -> np.ndarray:
@@ -189,8 +200,8 @@ class VideoMaker(object):
             done = bool(term or trunc)
             success = bool(np.asarray(info.get("success", False)).any())
             if traj is not None:
-                traj.step(ep, action, float(reward), bool(term), bool(trunc), success, obs,
-                          self._state())
+                traj.step(ep, action, float(reward), bool(term), bool(trunc), success,
+                          _elapsed(info, length), obs, self._state())
             rec.write(self._frame(label, step, length, float(reward), total,
                                   float(np.linalg.norm(action)), success))
         rec.episode_done(total, length, capped=not done)

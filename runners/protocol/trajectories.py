@@ -10,6 +10,8 @@ Written next to its mp4, atomically, before the video's line is appended to
     truncated    [T]    bool
     success      [T]    bool      the task's success flag after the step (False if it has none)
     episode      [T]    int32     which recorded episode the step belongs to (0, 1, ...)
+    elapsed      [T]    int32     the env's step counter after the step (settle steps included:
+                                  an episode's first recorded step has settle_steps + 1)
     obs          [T+E, D] float32 state observations: each episode's first (after settling)
                                   then one per step (E = episodes); rgb runs keep the state part
     env_states   [T+E, S] float32 the simulator state at the same instants (ManiSkill's
@@ -30,8 +32,8 @@ from .errors import ProtocolError
 
 TRAJ_FORMAT = "pitwall.traj/1"
 TRAJ_SUFFIX = ".traj.npz"
-ARRAYS = ("actions", "rewards", "terminated", "truncated", "success", "episode", "obs",
-          "env_states")
+ARRAYS = ("actions", "rewards", "terminated", "truncated", "success", "episode", "elapsed",
+          "obs", "env_states")
 
 PathLike = Union[str, Path]
 
@@ -76,7 +78,7 @@ def read_trajectory(path: PathLike) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     if not isinstance(meta, dict) or meta.get("format") != TRAJ_FORMAT:
         raise ProtocolError(path, "meta.format", "expected %r" % TRAJ_FORMAT)
     t = len(arrays["actions"])
-    for k in ("rewards", "terminated", "truncated", "success", "episode"):
+    for k in ("rewards", "terminated", "truncated", "success", "episode", "elapsed"):
         if len(arrays[k]) != t:
             raise ProtocolError(path, k, "has %d rows, actions has %d" % (len(arrays[k]), t))
     return arrays, meta
