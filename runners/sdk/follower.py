@@ -175,8 +175,13 @@ class CheckpointFollower(Generic[T]):
             return  # no state file: default auto (or keep the last request)
         try:
             st = read_state(self.paths.root)
-        except Exception as e:   # garbage, too deep, too big: keep the policy, say why
+        except ProtocolError as e:   # garbage, too deep, too big: keep the policy, say why
             self.status.error = "state file refused: %s" % e
+            self._ack()
+            return
+        except Exception as e:       # whatever else a reader raises: the same
+            self.status.error = "state file refused: %s: %s: %s" % (
+                self.paths.state_file, type(e).__name__, e)
             self._ack()
             return
         if st is None:
