@@ -105,10 +105,10 @@ class CheckpointFollower(Generic[T]):
             self._heartbeat(now)
             return None
         self._last_poll = now
+        self._read_state_if_changed()          # first: a load for an older request is stale
         loaded = self._finish(done) if done is not None else None
-        self._read_state_if_changed()
         target = self._target(now)
-        if target is not None and loaded is None:
+        if target is not None:
             self._maybe_load(target, now)
         if self._pending_request and target is not None and not self._waiting_on(target):
             # answered without a load (e.g. the request names what is already shown)
