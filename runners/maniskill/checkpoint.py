@@ -25,6 +25,7 @@ from .observations import Obs, ObsSpec
 
 RUNNER = "maniskill"
 REQUIRED = ("env_id", "obs_mode", "agent", "model", "step")
+BASELINE_KEY = "actor_mean.0.weight"
 
 
 def cpu_copy(obj: Any) -> Any:
@@ -51,6 +52,8 @@ def read_checkpoint(path: Union[str, Path], env_id: Optional[str] = None,
                     act_dim: Optional[int] = None) -> Dict[str, Any]:
     """Load and check a payload; raises :class:`CheckpointLoadError` saying what is wrong."""
     data = load_torch_checkpoint(path, map_location="cpu")
+    if "runner" not in data and BASELINE_KEY in data:
+        data = from_baseline_state_dict(data, path)
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise CheckpointLoadError(path, "not a maniskill-runner checkpoint (missing %s)"
@@ -58,7 +61,7 @@ def read_checkpoint(path: Union[str, Path], env_id: Optional[str] = None,
     if data.get("runner", RUNNER) != RUNNER:
         raise CheckpointLoadError(path, "written by runner %r, not %r"
                                   % (data.get("runner"), RUNNER))
-    if env_id is not None and data["env_id"] != env_id:
+    if env_id is not None and data["env_id"] is not None and data["env_id"] != env_id:
         raise CheckpointLoadError(path, "trained on %s, this run uses %s"
                                   % (data["env_id"], env_id))
     if obs_mode is not None and data["obs_mode"] != obs_mode:
@@ -76,6 +79,33 @@ def read_checkpoint(path: Union[str, Path], env_id: Optional[str] = None,
         raise CheckpointLoadError(path, "action size %d does not match the env's %d"
                                   % (their_act, act_dim))
     return data
+
+
+def from_baseline_state_dict(sd: Dict[str, Any], path: Union[str, Path]) -> Dict[str, Any]:
+    """A checkpoint of ManiSkill's own PPO baseline (``ppo.py``: ``ckpt_<iteration>.pt``,
+    ``final_ckpt.pt``, the state dict of its state-observation agent: tanh MLPs
+    ``actor_mean`` and ``critic``, ``actor_logstd`` of shape [1, A]) as our payload. Same layer
+    layout as our :class:`Agent`, so its actions are the baseline's. The env is not recorded
+    in such a file (``env_id`` None); the step is the iteration in the file name."""
+    from runners.protocol import step_from_name
+
+    try:
+        layers = sorted(int(k.split(".")[1]) for k in sd
+                        if k.startswith("actor_mean.") and k.endswith(".weight"))
+        weights = [sd["actor_mean.%d.weight" % i] for i in layers]
+        obs_dim = int(weights[0].shape[1])
+        hidden = [int(w.shape[0]) for w in weights[:-1]]
+        act_dim = int(weights[-1].shape[0])
+        model = dict(sd)
+        model["actor_logstd"] = sd["actor_logstd"].reshape(-1)
+    except (KeyError, IndexError, AttributeError, ValueError) as e:
+        raise CheckpointLoadError(path, "looks like a ManiSkill PPO baseline checkpoint but its "
+                                  "layers do not fit (%s)" % e)
+    return {"runner": RUNNER, "env_id": None, "obs_mode": "state", "control_mode": None,
+            "agent": {"obs_spec": ObsSpec(obs_dim).as_dict(), "act_dim": act_dim,
+                      "hidden": hidden, "init_log_std": 0.0},
+            "model": model, "step": step_from_name(Path(str(path)).name) or 0,
+            "foreign": "maniskill-ppo-baseline"}
 
 
 def agent_from_payload(data: Dict[str, Any], path: Union[str, Path]) -> Agent:
