@@ -192,22 +192,3 @@ def test_sapien_window_under_xvfb_shows_the_scene(trained, xvfb):
     finally:
         stop_run(trained, [vid])
     assert read_viewer_status(trained, vid).state == "stopped"
-
-
-def test_bad_task_and_parameters_are_refused_before_sapien_starts(tmp_path):
-    import subprocess
-    import sys
-
-    from runners.protocol import RunRecord, create_run_dir, now_iso, write_run_record
-
-    run = create_run_dir(tmp_path, "bad")
-    write_run_record(run, RunRecord(name=run.name, experiment="bad", profile_name="x",
-                                    backend="maniskill", created_at=now_iso(),
-                                    params={"env_id": "PushCub-v1", "total_steps": 10},
-                                    processes=[]))
-    out = subprocess.run([sys.executable, "-m", "runners.maniskill", "train", "--run-dir",
-                          str(run)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2, out.stderr
-    assert "run.json: field 'params.env_id'" in out.stderr
-    assert "did you mean PushCube-v1" in out.stderr
-    assert not (run / "nn").exists()

@@ -314,3 +314,54 @@ def test_tasks_that_need_a_download_are_refused_naming_the_field():
     with pytest.raises(ProtocolError) as e:
         check_env_id("PickSingleYCB-v1", "/r/run.json")
     assert e.value.field == "params.env_id" and "download_asset" in str(e.value)
+
+
+# ---------------------------------------------------------------------------- foreign videos
+
+def _mp4(path: Path, frames: int = 12, size=(64, 48), fps: float = 15.0) -> Path:
+    from runners.rendering.video import Mp4Writer
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = Mp4Writer(path, size[0], size[1], fps)
+    for i in range(frames):
+        w.write(np.full((size[1], size[0], 3), i * 20, np.uint8))
+    w.close()
+    return path
+
+
+def test_mp4_info_reads_the_moov_box_and_refuses_a_file_being_written(tmp_path):
+    from runners.protocol.mp4_info import mp4_info
+
+    p = _mp4(tmp_path / "a.mp4")
+    info = mp4_info(p)
+    assert (info.width, info.height, info.frames, info.fps) == (64, 48, 12, 15.0)
+    data = p.read_bytes()
+    for cut in (len(data) - 50, len(data) // 2, 7, 0):
+        (tmp_path / "b.mp4").write_bytes(data[:cut])
+        assert mp4_info(tmp_path / "b.mp4") is None, cut
+    (tmp_path / "c.mp4").write_bytes(b"not a video at all" * 10)
+    assert mp4_info(tmp_path / "c.mp4") is None and mp4_info(tmp_path / "none.mp4") is None
+
+
+def test_foreign_videos_are_listed_from_the_profile_dirs(tmp_path):
+    from runners.protocol.foreign_videos import foreign_videos, video_dir_specs
+
+    out = tmp_path / "runs" / "PushCube-v1__ppo__1__17"
+    _mp4(out / "videos" / "0.mp4")
+    _mp4(out / "train_videos" / "3.mp4", frames=5)
+    (out / "train_videos" / "4.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom")   # being written
+    (out / "videos" / "notes.txt").write_text("x")
+    specs = video_dir_specs([{"dir": "videos"}, {"dir": "train_videos", "glob": "*.mp4"}],
+                            "run.json")
+    got = foreign_videos(out, specs)
+    assert [e.file for e, _ in got] == ["videos/0.mp4", "train_videos/3.mp4"]
+    assert [e.frames for e, _ in got] == [12, 5] and all(e.source == "training" for e, _ in got)
+    assert foreign_videos(out, specs, skip={out / "videos" / "0.mp4"})[0][0].file == \
+        "train_videos/3.mp4"
+    for bad, field in (([{"dir": "/abs"}], "profile.videos[0]"),
+                       ([{"dir": "v", "glob": "../*.mp4"}], "profile.videos[0]"),
+                       ([{"dir": "v", "speed": 1}], "profile.videos[0].speed"),
+                       ({"dir": "v"}, "profile.videos")):
+        with pytest.raises(ProtocolError) as e:
+            video_dir_specs(bad, "/r/run.json")
+        assert e.value.field == field, (bad, e.value)
