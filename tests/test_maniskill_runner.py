@@ -21,7 +21,7 @@ pytest.importorskip("mani_skill")
 imageio = pytest.importorskip("imageio")
 
 from runners.protocol import (RunPaths, list_checkpoints, parse_metric_line, read_preview,
-                              read_state, read_video_index, read_viewer_status, write_state)
+                              read_video_index, read_viewer_status, write_state)
 from runners.protocol.trajectories import read_trajectory, trajectory_path
 from tui.core.launch import launch
 from tui.core.registry import load_run

@@ -28,7 +28,7 @@ from runners.sdk.stop_flag import StopFlag
 from .agent import Agent
 from .checkpoint import agent_from_payload, cpu_copy, policy_payload, read_checkpoint
 from .config import RunnerConfig, check_batch
-from .envs import Step, VecEnv, episode_means, make_training_envs
+from .envs import Step, episode_means, make_training_envs
 from .observations import Obs, select
 from .ppo import Rollout, UpdateStats, ppo_update
 from .tasks import choose_sim_backend

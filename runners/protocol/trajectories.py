@@ -1,4 +1,4 @@
-"""``videos/<video stem>.traj.npz``: the recorded episodes of a video as arrays (``save_trajectory``).
+"""``videos/<stem>.traj.npz``: the recorded episodes of a video as arrays (``save_trajectory``).
 
 Written next to its mp4, atomically, before the video's line is appended to
 ``videos/index.jsonl`` (so an indexed video's trajectory is complete). A compressed ``.npz``
