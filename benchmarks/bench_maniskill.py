@@ -59,8 +59,18 @@ def make_run(root: Path, params: Dict[str, Any]) -> Path:
 
 # ------------------------------------------------------------------------------ overhead
 
-def plain_loop(cfg: RunnerConfig, updates: int) -> float:
-    """Envs + policy + PPO update with nothing written: steady-state env steps/s."""
+def cpu_now() -> Tuple[float, float]:
+    """(CPU seconds of this process, of its reaped children): load on other processes of the
+    box does not change these, unlike wall-clock steps/s."""
+    import resource
+
+    return time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + \
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+
+
+def plain_loop(cfg: RunnerConfig, updates: int) -> Tuple[float, float]:
+    """Envs + policy + PPO update with nothing written: (steady-state env steps/s, CPU
+    seconds from the reset to the envs' close, as the trainer's ``run()``)."""
     from runners.maniskill.agent import Agent
     from runners.maniskill.envs import make_training_envs
     from runners.maniskill.ppo import Rollout, ppo_update
@@ -73,6 +83,7 @@ def plain_loop(cfg: RunnerConfig, updates: int) -> float:
     opt = torch.optim.Adam(agent.parameters(), lr=cfg.ppo.lr, eps=1e-5)
     ro = Rollout(cfg.rollout_steps, cfg.num_envs, envs.spec, envs.act_dim, dev)
     gen = torch.Generator().manual_seed(cfg.seed)
+    c0 = cpu_now()[0]
     obs = envs.reset(seed=cfg.seed)
     t0 = 0.0
     try:
@@ -92,12 +103,14 @@ def plain_loop(cfg: RunnerConfig, updates: int) -> float:
             with torch.no_grad():
                 ro.compute_gae(agent.value(obs), cfg.ppo.gamma, cfg.ppo.gae_lambda)
             ppo_update(agent, opt, ro, cfg.ppo, gen)
-        return updates * cfg.num_envs * cfg.rollout_steps / (time.perf_counter() - t0)
+        sps = updates * cfg.num_envs * cfg.rollout_steps / (time.perf_counter() - t0)
     finally:
-        envs.close()
+        envs.close()   # inside the CPU count, as the trainer's run() closes its envs too
+    return sps, cpu_now()[0] - c0
 
 
-def trainer_sps(root: Path, params: Dict[str, Any], cfg: RunnerConfig) -> Tuple[float, int]:
+def trainer_sps(root: Path, params: Dict[str, Any], cfg: RunnerConfig
+                ) -> Tuple[float, int, float, float]:
     """Pitwall's trainer in-process; steady-state steps/s from its own metric records, and
     the number of training videos it indexed. Steady state: from the end of update 1 (the
     plain loop skips one update too); with videos, from the first indexed video (the
@@ -106,13 +119,17 @@ def trainer_sps(root: Path, params: Dict[str, Any], cfg: RunnerConfig) -> Tuple[
     from runners.protocol import RunPaths, read_video_index
 
     run = make_run(root, params)
-    Trainer(run, cfg, out=open("/dev/null", "w")).run()
+    trainer = Trainer(run, cfg, out=open("/dev/null", "w"))
+    c0 = cpu_now()
+    trainer.run()
+    c1 = cpu_now()
     recs = [parse_metric_line(x) for x in RunPaths(run).metrics_jsonl.read_text().splitlines()]
     videos = read_video_index(run)[0]
     if videos:
         recs = [r for r in recs if r.time >= videos[0].created] or recs[-2:]
     a, b = recs[0], recs[-1]
-    return (b.step - a.step) / max(b.time - a.time, 1e-9), len(videos)
+    return ((b.step - a.step) / max(b.time - a.time, 1e-9), len(videos), c1[0] - c0[0],
+            c1[1] - c0[1])
 
 
 def overhead(quick: bool, rounds: int, envs: int) -> None:
@@ -122,33 +139,53 @@ def overhead(quick: bool, rounds: int, envs: int) -> None:
             "ppo.epochs=4", "sim_backend=physx_cpu", "torch_threads=1"]
     total = (updates + 1) * envs * steps
     root = Path(tempfile.mkdtemp(prefix="pitwall-bench-maniskill-"))
-    rows = {"plain loop": [], "pitwall trainer": [], "trainer + videos": []
-            }  # type: Dict[str, List[float]]
-    videos = []  # type: List[int]
+    from torch.utils.tensorboard import SummaryWriter  # noqa: F401  (a one-time import, not
+    #                                                     a per-step cost: paid before timing)
+    names = ("plain loop", "pitwall trainer", "trainer + videos")
+    sps = {n: [] for n in names}  # type: Dict[str, List[float]]
+    cpu = {n: [] for n in names}  # type: Dict[str, List[float]]
+    videos, rec_cpu = [], []  # type: List[int], List[float]
     try:
         for _ in range(rounds):
             cfg, _p = load_cfg(base)
-            rows["plain loop"].append(plain_loop(cfg, updates))
+            s_, c_ = plain_loop(cfg, updates)
+            sps[names[0]].append(s_)
+            cpu[names[0]].append(c_)
             cfg, params = load_cfg(base + ["total_steps=%d" % total, "save_every=1"])
-            rows["pitwall trainer"].append(trainer_sps(root, params, cfg)[0])
+            s_, _n, c_, _k = trainer_sps(root, params, cfg)
+            sps[names[1]].append(s_)
+            cpu[names[1]].append(c_)
             cfg, params = load_cfg(base + ["total_steps=%d" % total, "save_every=1",
                                            "record_video=true", "video_record_interval=%d"
                                            % max(1, envs), "max_video_steps=50"])
-            sps, n = trainer_sps(root, params, cfg)
-            rows["trainer + videos"].append(sps)
+            s_, n, c_, k = trainer_sps(root, params, cfg)
+            sps[names[2]].append(s_)
+            cpu[names[2]].append(c_)
             videos.append(n)
+            rec_cpu.append(k)
     finally:
         shutil.rmtree(str(root), ignore_errors=True)
-    plain = statistics.median(rows["plain loop"])
-    print("\n## Overhead: PushCube-v1, %d CPU envs x %d steps, %d updates timed, median of %d "
-          "rounds" % (envs, steps, updates, rounds))
-    print("| variant | env steps/s (each round) | median | vs plain |")
-    print("|---|---|---|---|")
-    for name, vals in rows.items():
-        med = statistics.median(vals)
-        print("| %s | %s | %.0f | %+.1f %% |" % (name, " ".join("%.0f" % v for v in vals), med,
-                                                  100.0 * (med - plain) / plain))
-    print("training videos indexed per round (trainer + videos): %s" % videos)
+    plain_sps = statistics.median(sps[names[0]])
+    plain_cpu = statistics.median(cpu[names[0]])
+    print("\n## Overhead: PushCube-v1, %d CPU envs x %d steps, %d + 1 updates (%d env steps), "
+          "median of %d rounds" % (envs, steps, updates, total, rounds))
+    print("Wall-clock steps/s depend on what else the box runs; the trainer's own CPU time "
+          "does not.")
+    print("| variant | env steps/s, steady state (rounds) | vs plain | trainer CPU ms / 1000 "
+          "steps (rounds) | vs plain |")
+    print("|---|---|---|---|---|")
+    for n in names:
+        ms = [1000.0 * c / total * 1000.0 for c in cpu[n]]
+        print("| %s | %s | %+.1f %% | %s | %+.1f %% |" % (
+            n, " ".join("%.0f" % v for v in sps[n]),
+            100.0 * (statistics.median(sps[n]) - plain_sps) / plain_sps,
+            " ".join("%.0f" % v for v in ms),
+            100.0 * (statistics.median(cpu[n]) - plain_cpu) / plain_cpu))
+    per_video = [c / max(v, 1) for c, v in zip(rec_cpu, videos)]
+    print("trainer + videos: %s videos a round (one asked for every update, extras skipped); "
+          "the recorder process used %s CPU s a round (renderer start-up included), %s s a "
+          "video" % (videos, " ".join("%.1f" % c for c in rec_cpu),
+                     " ".join("%.1f" % c for c in per_video)))
 
 
 # ------------------------------------------------------------------------------ learning
