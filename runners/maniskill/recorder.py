@@ -29,6 +29,7 @@ from .config import RunnerConfig
 from .video_maker import VideoMaker
 
 POLL_S = 0.5
+RECORDER_NICE = 10
 
 
 def read_jobs(fd: int, stop: StopFlag) -> Iterator[Dict[str, Any]]:
@@ -71,6 +72,10 @@ def run_recorder(run_dir: Path, cfg: RunnerConfig, stop: StopFlag,
     import torch
 
     torch.set_num_threads(1)   # the trainer has the other cores' worth of work
+    try:
+        os.nice(RECORDER_NICE)   # on a busy box training goes first; videos come later
+    except OSError:
+        pass
     maker = VideoMaker(run_dir, cfg, stop=stop, out=out)
     try:
         took = maker.warm_up()

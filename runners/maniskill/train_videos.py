@@ -13,6 +13,7 @@ its input is closed and the queue is drained. A recorder that dies is started ag
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,8 +64,12 @@ class TrainingVideos(object):
         return self.paths.videos_dir / SNAPSHOT_DIR
 
     def _start(self) -> None:
-        # same process group (a stop of the run reaches it); its output goes into our log
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, close_fds=True)
+        # same process group (a stop of the run reaches it); its output goes into our log.
+        # Mesa's lavapipe rasterizes with a thread per core: one thread keeps the recorder on
+        # one core, and the recorder lowers its own priority, so training keeps the other.
+        env = dict(os.environ)
+        env.setdefault("LP_NUM_THREADS", "1")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, close_fds=True, env=env)
 
     def resume_from(self, episodes: int) -> None:
         """After a resume: the next video is at the next multiple past ``episodes``."""
