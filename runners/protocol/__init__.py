@@ -6,7 +6,8 @@ syntax, so any runner environment can import it. See ``docs/protocol.md``.
 from .artifacts import Artifacts, output_dir, read_artifacts, write_artifacts
 from .atomic import append_line, atomic_write_bytes, atomic_write_json, atomic_write_with, \
     read_json_object
-from .checkpoints import (CKPT_FORMAT, CheckpointInfo, CheckpointLoadError, FileSignature,
+from .checkpoints import (CKPT_FORMAT, CheckpointInfo, CheckpointLoadError, CheckpointSaveError,
+                          FileSignature,
                           IndexEntry, checkpoint_file_name, file_signature, latest_link_target,
                           list_checkpoints,
                           load_torch_checkpoint, natural_key, read_index, save_checkpoint,
