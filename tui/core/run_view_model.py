@@ -516,10 +516,14 @@ class RunsModel:
             self._wake.clear()
             poked, self._poked = self._poked, False
             try:
+                # the next pass is due whatever this one hits: a pass that raises must not be
+                # retried at once (a hot loop at 90 % CPU on one bad file)
                 if poked or now >= next_runs:
+                    next_runs = time.monotonic() + self.interval
                     self._refresh_runs()
                     next_runs = time.monotonic() + self.interval
                 if self._focus is not None and (poked or now >= next_detail):
+                    next_detail = time.monotonic() + self.detail_interval
                     self._refresh_detail()
                     next_detail = time.monotonic() + self.detail_interval
             except Exception as e:  # keep the data flowing whatever one pass hit
