@@ -6,6 +6,7 @@ import argparse
 from runners.protocol import read_proc_record, read_starter_record
 
 from tui.core.launch import launch
+from tui.core.run_control import start_failure
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, \
     profile_search_dirs
 from tui.core.viewers import start_viewer_at_first_checkpoint
@@ -39,6 +40,10 @@ def cmd_launch(args: argparse.Namespace) -> int:
     first = res.record.processes[0].role
     rec = read_proc_record(res.run_dir, first)
     st = read_starter_record(res.run_dir)
+    failure = st.error if st is not None and st.error else None
+    if rec is None and failure is None and res.starter is not None \
+            and res.starter.poll() not in (None, 0):
+        failure = start_failure(res.run_dir, res.starter)  # it crashed before recording why
     if args.play is not None:
         start_viewer_at_first_checkpoint(res.run_dir, args.play)
     if args.json:
@@ -46,16 +51,16 @@ def cmd_launch(args: argparse.Namespace) -> int:
                     "roles": [p.role for p in res.record.processes],
                     "pid": rec.pid if rec else None,
                     "viewer_at_first_checkpoint": args.play,
-                    "error": st.error if st else None})
+                    "error": failure})
     else:
         print("launched %s" % res.run_dir)
         if rec is not None:
             print("  %s: pid %d, log %s" % (first, rec.pid, res.run_dir / "logs" / (first + ".log")))
         if args.play is not None:
             print("  a viewer (display %s) starts at the first checkpoint" % args.play)
-        if st is not None and st.error:
-            print("  start failed: %s" % st.error)
-    return 1 if st is not None and st.error else 0
+        if failure:
+            print("  start failed: %s" % failure)
+    return 1 if failure else 0
 
 
 @guarded

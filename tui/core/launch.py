@@ -78,13 +78,14 @@ def _process_spec(rp: ResolvedProfile, role: RoleSpec, run_dir: Path, order: int
 
 def git_info(path: Path) -> dict[str, Any] | None:
     try:
-        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
+        # --no-optional-locks: `status` must not refresh (write) the index of that checkout
+        git = ["git", "--no-optional-locks", "-C", str(path)]
+        rev = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5)
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               timeout=10)
+        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
         return {"rev": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip()),
                 "path": str(path)}
     except (OSError, subprocess.SubprocessError):
@@ -104,6 +105,7 @@ class LaunchResult:
     run_dir: Path
     record: RunRecord
     starter_pid: int
+    starter: subprocess.Popen | None = None
 
 
 def launch(profile_ref: str, overrides: list[str] | None = None, runs_root: Path | None = None,
@@ -133,14 +135,18 @@ def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
         overrides=list(rp.overrides), profile=rp.profile.model_dump(mode="json"),
         git=git_info(_code_dir(rp, specs, run_dir)), pitwall_version=__version__,
     )
-    write_run_record(run_dir, record)
-    log_event(run_dir, "launched profile %s %s by pid %d"
-              % (rp.name, " ".join(rp.overrides), os.getpid()))
+    try:
+        write_run_record(run_dir, record)
+        log_event(run_dir, "launched profile %s %s by pid %d"
+                  % (rp.name, " ".join(rp.overrides), os.getpid()))
+    except OSError:
+        _remove_unstarted(run_dir)  # a full disk: no half-made run is left behind
+        raise
     starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir)),
                              RunPaths(run_dir).pitwall_log, cwd=run_dir)
     if wait > 0:
         wait_started(run_dir, specs[0].role, starter, wait)
-    return LaunchResult(run_dir, record, starter.pid)
+    return LaunchResult(run_dir, record, starter.pid, starter)
 
 
 def wait_started(run_dir: Path, role: str, starter: subprocess.Popen, timeout: float) -> None:
@@ -154,6 +160,13 @@ def wait_started(run_dir: Path, role: str, starter: subprocess.Popen, timeout: f
         if st is not None and st.error:
             return
         time.sleep(0.02)
+
+
+def _remove_unstarted(run_dir: Path) -> None:
+    """Remove a run directory we just created and started nothing in (only its own files)."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _remove_empty(run_dir: Path) -> None:
