@@ -1,6 +1,7 @@
 """The runs screen under load, measured in a pty: a root of 1000 runs, 50 of them live.
 
     python benchmarks/bench_tui_runs.py [--runs 1000] [--live 50] [--size 80x24] [--idle 10]
+        [--quick]
 
 The root is built with ``runners.protocol`` (run.json, procs, metrics.jsonl, a checkpoint per
 run). One writer process plays the 50 live trainers: it owns their ``procs/train.json`` (so
@@ -45,6 +46,8 @@ import psutil  # noqa: E402
 from runners.protocol import (MetricRecord, ProcessSpec, ProcRecord, RunRecord,  # noqa: E402
                               create_run_dir, save_checkpoint, write_proc_record,
                               write_run_record)
+
+from markdown_table import markdown_table  # noqa: E402
 
 TAGS = ["rollout/ep_return", "rollout/ep_length"] + ["loss/l%02d" % i for i in range(9)] + \
     ["train/t%02d" % i for i in range(9)]
@@ -209,7 +212,12 @@ def main() -> int:
     ap.add_argument("--idle", type=float, default=10.0, help="idle window, seconds")
     ap.add_argument("--keys", type=int, default=100)
     ap.add_argument("--writer", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes (20 runs, 3 live, 1 s idle, 10 keys): checks it runs")
     a = ap.parse_args()
+    settle = 2.0
+    if a.quick:
+        a.runs, a.live, a.idle, a.keys, settle = 20, 3, 1.0, 10, 0.5
     if a.writer:
         stop = Path(a.writer[0])
         writer([Path(p) for p in a.writer[1:]], a.hz, stop)
@@ -223,7 +231,7 @@ def main() -> int:
     stop = tmp / "stop"
     wproc = subprocess.Popen([sys.executable, __file__, "--hz", str(a.hz), "--writer",
                               str(stop)] + [str(p) for p in live])
-    time.sleep(2.0)  # the writer owns its runs and has written a few lines
+    time.sleep(settle)  # the writer owns its runs and has written a few lines
     pitwall = Path(sys.executable).with_name("pitwall")
     results = []
     try:
@@ -232,7 +240,7 @@ def main() -> int:
         seen = term.wait_for(first_row, 30)
         first = (seen - term.t0) if seen is not None else float("nan")
         term.wait_for(re.compile(rb"\d+ live"), 10)
-        term.drain(3.0)                               # let the first metrics arrive
+        term.drain(settle * 1.5)                      # let the first metrics arrive
         proc = psutil.Process(term.proc.pid)
         c0 = sum(proc.cpu_times()[:2])
         b0 = term.total
@@ -260,11 +268,10 @@ def main() -> int:
     ]
     print("bench_tui_runs: %d runs (%d live, 20 tags at %g Hz each), terminal %s, "
           "root built in %.0f s" % (a.runs, a.live, a.hz, a.size, built))
-    w = max(len(r[0]) for r in results)
-    v = max(len(r[1]) for r in results)
-    print("%-*s  %-*s  %-12s %s" % (w, "measure", v, "value", "goal", "met"))
-    for name, val, goal, ok in results:
-        print("%-*s  %-*s  %-12s %s" % (w, name, v, val, goal, "yes" if ok else "NO"))
+    print()
+    print(markdown_table(["measure", "value", "goal", "met"],
+                         [(name, val, goal, "yes" if ok else "NO")
+                          for name, val, goal, ok in results], right=(1,)))
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
