@@ -36,7 +36,7 @@ from runners.mujoco.config import RunnerConfig, parse_params  # noqa: E402
 from runners.mujoco.evaluate import evaluate_checkpoint  # noqa: E402
 from runners.mujoco.train import Trainer  # noqa: E402
 from runners.protocol import RunPaths  # noqa: E402
-from runners.stop_flag import StopFlag  # noqa: E402
+from runners.sdk.stop_flag import StopFlag  # noqa: E402
 from tui.core.profiles import resolve_profile  # noqa: E402
 
 # what tests/test_benchmarks_quick.py needs installed to run this one (the ``bench`` extra)

@@ -23,6 +23,7 @@ from .liveness import is_alive
 from .registry import load_run
 from .run_processes import live_found, scan
 from .role_starter import log_event
+from .run_profile import run_profile
 from .spawn import python_module_argv, spawn_detached
 from .stopping import Progress, StopOutcome, stop_role
 
@@ -35,9 +36,10 @@ def stop_policy(record: RunRecord, role: str) -> StopPolicy:
     spec = record.process(role)
     if spec is not None:
         return spec.stop
-    play_stop = (record.profile.get("play") or {}).get("stop") or {}
-    return StopPolicy(float(play_stop.get("sigint_grace", 5.0)),
-                      float(play_stop.get("sigterm_grace", 5.0)))
+    play = run_profile(record).play
+    if play is None:
+        return StopPolicy(5.0, 5.0)
+    return StopPolicy(play.stop.sigint_grace, play.stop.sigterm_grace)
 
 
 def stop_run(run_dir: Path, roles: list[str] | None = None, kill: bool = False,
@@ -184,7 +186,8 @@ def _restart(run_dir: Path, roles: list[str] | None, progress: Progress
 
 def spec_from_record(rec: ProcRecord, stop: StopPolicy) -> ProcessSpec:
     return ProcessSpec(role=rec.role, argv=list(rec.argv), cwd=rec.cwd, kind=rec.kind,
-                       env=dict(rec.env), stop=stop)
+                       env=dict(rec.env), stop=stop, display=rec.display,
+                       record_target=rec.record_target, record_episodes=rec.record_episodes)
 
 
 def start_failure(run_dir: Path, starter: subprocess.Popen, tag: str | None = None,
