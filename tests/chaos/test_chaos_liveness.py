@@ -56,9 +56,11 @@ def test_a_viewer_without_its_record_is_listed_and_stopped(chaos_root, test_prof
     rec = wait_until(lambda: read_proc_record(run, viewer.viewer_id), what="the viewer record")
     RunPaths(run).proc_file(viewer.viewer_id).unlink()
 
-    listed = {v.role: v for v in load_run(run).viewers}
-    assert listed[viewer.viewer_id].state == "running"
-    assert listed[viewer.viewer_id].pid == rec.pid
+    # (a scan is reused for up to 2 s: the TUI sees the viewer at its next refresh or so)
+    found = wait_until(lambda: next((v for v in load_run(run).viewers
+                                     if v.role == viewer.viewer_id and v.alive), None),
+                       timeout=10, what="the viewer found by its environment")
+    assert found.pid == rec.pid and "procs/%s.json is missing" % viewer.viewer_id in found.error
     assert [o.was_running for o in stop_run(run, [viewer.viewer_id])] == [True]
     assert not is_alive(rec.pid, rec.create_time)
 

@@ -117,7 +117,8 @@ class RunInfo:
     def status_text(self) -> str:
         """``failed (1)``, ``failed (signal 9)``: what the TUI's run list and ``ls`` show."""
         if self.status == "failed":
-            first = next((r for r in self.roles if r.state == "failed"), None)
+            training = [r for r in self.roles if r.kind != "aux"] or self.roles
+            first = next((r for r in training if r.state == "failed"), None)
             if first is not None and first.signal:
                 return "failed (signal %d)" % first.signal
             if self.exit_code is not None:
@@ -153,9 +154,12 @@ def _role_state_from_files(run_dir: Path, role: str, kind: str, starter: Starter
                            created: float) -> RoleState:
     try:
         rec = read_proc_record(run_dir, role)
-        stop = read_stop_request(run_dir, role)
     except ProtocolError as e:
         return RoleState(role, kind, "lost", None, str(e))
+    try:
+        stop = read_stop_request(run_dir, role)
+    except ProtocolError:
+        stop = None   # an unreadable stop request is no stop request
     if rec is None:
         if starter is not None and role in starter.roles:
             if _starter_alive(starter):

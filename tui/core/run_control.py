@@ -47,7 +47,8 @@ def stop_run(run_dir: Path, roles: list[str] | None = None, kill: bool = False,
     """Stop roles (default: every role of run.json) in reverse start order; blocks."""
     record = read_run_record(run_dir)
     known = {p.role for p in record.processes}
-    viewers = {v.role for v in load_run(run_dir).viewers}
+    fresh = scan(max_age=0)   # a decision: viewers without a record are looked for now
+    viewers = {v.role for v in load_run(run_dir, procs=lambda: fresh).viewers}
     if roles is not None:
         bad = [r for r in roles if r not in known and r not in viewers]
         if bad:
