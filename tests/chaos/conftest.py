@@ -71,9 +71,10 @@ def chaos_root(tmp_path: Path):
     kill_run_processes(root)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
-    """A finished real training of the default profile: 2 updates, a checkpoint after each."""
+    """A finished real training of the default profile: 2 updates, a checkpoint after each.
+    Read-only: tests work on copies (:func:`copy_run`)."""
     root = tmp_path_factory.mktemp("trained") / "runs"
     root.mkdir()
     try:
