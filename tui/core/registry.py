@@ -284,10 +284,12 @@ def _unrecorded_roles(path: Path, recorded: set[str]) -> list[str]:
 
 
 def _unrecorded_role(path: Path, role: str, procs: ScanSource) -> RoleState | None:
-    """A viewer whose record is missing: starting, or found live by its environment."""
+    """A viewer whose record is missing although its start is over (the starter writes it
+    before it ends): found live by its environment, else None. One still being started is
+    listed once its wrapper has written its record, as before."""
     st = _adhoc_starter(path, role)
-    if _starter_alive(st):
-        return RoleState(role, "viewer", "starting")
+    if st is None or _starter_alive(st):
+        return None
     found = live_found(procs().of_role(path, role))
     if not found:
         return None  # an old log, or a start that failed: nothing runs
