@@ -119,6 +119,20 @@ def launch(profile_ref: str, overrides: list[str] | None = None, runs_root: Path
 
 def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
                     wait: float = 10.0) -> LaunchResult:
+    spec = rp.profile.launcher
+    if spec.kind == "slurm" or spec.gpus:   # the profile's launcher: Slurm or the GPU queue
+        from .launchers import launch_one   # (built on this module)
+
+        run = launch_one(rp, runs_root, wait)
+        return LaunchResult(run.run_dir, run.record, run.starter_pid or 0)
+    run_dir, record = prepare_run(rp, runs_root)
+    return start_prepared(run_dir, record, wait)
+
+
+def prepare_run(rp: ResolvedProfile, runs_root: Path | None = None, sweep_id: str = "",
+                launcher: dict[str, Any] | None = None) -> tuple[Path, RunRecord]:
+    """Create the run directory and its ``run.json``; start nothing (the queue, Slurm or
+    :func:`start_prepared` does). Raises ProfileError, leaving no directory behind."""
     root = (runs_root or default_runs_root()).absolute()
     experiment = rp.experiment
     run_dir = create_run_dir(root, experiment)
@@ -132,14 +146,23 @@ def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
         params=rp.params, processes=specs, created_at=now_iso(), profile_path=str(rp.path),
         overrides=list(rp.overrides), profile=rp.profile.model_dump(mode="json"),
         git=git_info(_code_dir(rp, specs, run_dir)), pitwall_version=__version__,
+        sweep_id=sweep_id, launcher=dict(launcher or {"kind": "local"}),
     )
     write_run_record(run_dir, record)
-    log_event(run_dir, "launched profile %s %s by pid %d"
-              % (rp.name, " ".join(rp.overrides), os.getpid()))
-    starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir)),
+    log_event(run_dir, "launched profile %s %s by pid %d%s"
+              % (rp.name, " ".join(rp.overrides), os.getpid(),
+                 " (sweep %s)" % sweep_id if sweep_id else ""))
+    return run_dir, record
+
+
+def start_prepared(run_dir: Path, record: RunRecord, wait: float = 10.0,
+                   env: dict[str, str] | None = None) -> LaunchResult:
+    """Start the roles of a prepared run through a detached role starter."""
+    extra = [a for k, v in (env or {}).items() for a in ("--env", "%s=%s" % (k, v))]
+    starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir), *extra),
                              RunPaths(run_dir).pitwall_log, cwd=run_dir)
     if wait > 0:
-        wait_started(run_dir, specs[0].role, starter, wait)
+        wait_started(run_dir, record.processes[0].role, starter, wait)
     return LaunchResult(run_dir, record, starter.pid)
 
 

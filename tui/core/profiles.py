@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from runners.protocol.rundir import check_experiment_name, check_role_name
 
+from .launcher_spec import LauncherSpec
 from .metric_specs import JsonlSource, MetricSourceSpec
 from .overrides import OverrideError, apply_overrides, load_yaml
 
@@ -152,6 +153,7 @@ class Profile(_Model):
     headline: str | None = None       # the tag shown in the runs list
     checkpoints: CheckpointSpec = Field(default_factory=CheckpointSpec)
     output_discovery: OutputDiscoverySpec | None = None   # the trainer names its output dir
+    launcher: LauncherSpec = Field(default_factory=LauncherSpec)   # local queue / Slurm
 
     @model_validator(mode="after")
     def _unique_roles(self) -> "Profile":

@@ -17,11 +17,14 @@ from pathlib import Path
 from runners.protocol import (ProcRecord, ProtocolError, RunRecord, StarterRecord,
                               list_proc_roles, parse_run_dir_name, read_proc_record,
                               read_run_record, read_starter_record, read_stop_request)
+from runners.protocol.launchers import QUEUE_FILE
 from runners.protocol.rundir import RUN_JSON, RunPaths
 
 from .liveness import is_alive, is_local
 
-RUN_STATES = ("starting", "running", "finished", "failed", "stopped", "lost", "invalid")
+RUN_STATES = ("queued", "starting", "running", "finished", "failed", "stopped", "lost",
+              "invalid")
+LIVE_RUN_STATES = ("queued", "starting", "running")
 LIVE_ROLE_STATES = ("starting", "running")
 START_GRACE_S = 30.0  # a fresh run whose starter has not written its record yet is "starting"
 
@@ -35,6 +38,7 @@ class RoleState:
     role: str
     kind: str
     state: str    # starting | running | finished | failed | stopped | lost | unknown | pending
+    #               | queued (the run waits in the local queue or in Slurm's)
     record: ProcRecord | None = None
     error: str | None = None
 
@@ -74,10 +78,15 @@ class RunInfo:
     viewers: list[RoleState] = field(default_factory=list)
     error: str | None = None
     exit_code: int | None = None
+    detail: str | None = None      # the launcher's words: "pending (Resources)", "timeout" ...
 
     @property
     def live(self) -> bool:
-        return self.status in ("starting", "running")
+        return self.status in LIVE_RUN_STATES
+
+    @property
+    def sweep_id(self) -> str:
+        return self.record.sweep_id if self.record else ""
 
     @property
     def experiment(self) -> str:
@@ -108,6 +117,8 @@ class RunInfo:
         return None
 
     def status_text(self) -> str:
+        if self.detail:
+            return self.detail
         if self.status == "failed" and self.exit_code is not None:
             return "failed (%d)" % self.exit_code
         return self.status
@@ -212,7 +223,16 @@ def load_run(path: Path, record: RunRecord | None = None) -> RunInfo:
     status, code = aggregate(roles)
     error = next((r.error or (r.record.error if r.record else None)
                   for r in roles if r.state in ("failed", "lost")), None)
-    return RunInfo(path, name, status, record, roles, viewers, error, code)
+    info = RunInfo(path, name, status, record, roles, viewers, error, code)
+    if record.launcher_kind == "slurm":
+        from .slurm.run_status import apply_slurm_status
+
+        apply_slurm_status(info)
+    elif os.path.exists(os.path.join(path, "procs", QUEUE_FILE)):
+        from .queue_status import apply_queue_status
+
+        apply_queue_status(info)
+    return info
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
