@@ -187,6 +187,11 @@ class CheckpointIndex:
             if entry.tracked == 0:
                 self._unwatch(entry)
 
+    def is_polled(self, run_dir: Path) -> bool:
+        """True when the run is polled only (no inotify watch): written on another host."""
+        entry = self._entries.get(Path(run_dir))
+        return entry is not None and entry.polled and not entry.watches
+
     def tracked(self) -> list[Path]:
         with self._lock:
             return [p for p, e in self._entries.items() if e.tracked]

@@ -104,6 +104,9 @@ def stop_job(run_dir: Path, record: RunRecord, kill: bool = False, reason: str =
             run_slurm(["scancel", job], check=False)
             used = "scancel"
             _wait(run_dir, record, job, KILL_WAIT_S, states, need_job_end=True)
+    if used and used.startswith("SIG"):
+        # the roles have ended; the agent exits a moment later and the job with it
+        _wait(run_dir, record, job, KILL_WAIT_S, states, need_job_end=True)
     states.forget(job)
     if st.waiting:
         return [StopOutcome(s.role, False, "cancelled", None, None) for s in record.processes]
