@@ -5,7 +5,7 @@ import argparse
 import fnmatch
 import sys
 
-from runners.protocol import list_checkpoints
+from runners.protocol import ProtocolError, list_checkpoints, read_slurm_jobs
 from runners.protocol.metrics import parse_metric_line
 
 from tui.core.registry import RunInfo, load_run, scan_runs
@@ -96,8 +96,18 @@ def run_row(info: RunInfo) -> dict:
         "created": info.created.isoformat() if info.created else None, "error": info.error,
         "status_text": info.status_text(), "sweep_id": info.sweep_id,
         "launcher": info.record.launcher_kind if info.record else None,
-        "job_id": info.record.slurm_job_id or None if info.record else None,
+        "job_id": _current_job(info),
     }
+
+
+def _current_job(info: RunInfo) -> str | None:
+    if info.record is None or info.record.launcher_kind != "slurm":
+        return None
+    try:
+        jobs = read_slurm_jobs(info.path)
+    except ProtocolError:
+        jobs = []
+    return jobs[-1].job_id if jobs else (info.record.slurm_job_id or None)
 
 
 @guarded

@@ -17,7 +17,7 @@ from pathlib import Path
 from runners.protocol import (ProcRecord, ProtocolError, RunRecord, StarterRecord,
                               list_proc_roles, parse_run_dir_name, read_proc_record,
                               read_run_record, read_starter_record, read_stop_request)
-from runners.protocol.launchers import QUEUE_FILE
+from runners.protocol.launchers import QUEUE_FILE, SLURM_JOBS_FILE
 from runners.protocol.rundir import RUN_JSON, RunPaths
 
 from .liveness import is_alive, is_local
@@ -261,6 +261,15 @@ def list_run_dirs(root: Path) -> list[Path]:
         return []
 
 
+def _prefetch_slurm_states(paths: list[Path]) -> None:
+    """Ask Slurm about the jobs of all these runs in one squeue (+ one sacct) call."""
+    slurm = [p for p in paths if os.path.exists(os.path.join(p, "procs", SLURM_JOBS_FILE))]
+    if slurm:
+        from .slurm.run_status import prefetch
+
+        prefetch(slurm)
+
+
 def sort_key(info: RunInfo) -> tuple[_dt.datetime, str]:
     return info.created or _dt.datetime.min, info.name
 
@@ -277,12 +286,17 @@ class Registry:
         with self._lock:
             seen = set()
             out = []
+            plan = []
             for path in list_run_dirs(self.root):
-                seen.add(path)
                 sig = _signature(path)
                 cached = self._cache.get(path)
-                if cached is not None and cached[0] == sig and not cached[1].live \
-                        and not any(v.alive for v in cached[1].viewers):
+                plan.append((path, sig, cached, cached is not None and cached[0] == sig
+                             and not cached[1].live
+                             and not any(v.alive for v in cached[1].viewers)))
+            _prefetch_slurm_states([path for path, _, _, reuse in plan if not reuse])
+            for path, sig, cached, reuse in plan:
+                seen.add(path)
+                if reuse:
                     info = cached[1]
                 else:
                     # a live run's processes are checked again; run.json is parsed again

@@ -5,7 +5,6 @@ A command that fails raises :class:`SlurmError` with Slurm's own message (its st
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
@@ -22,9 +21,9 @@ def slurm_bin(name: str) -> str:
     """The path of a Slurm command, or a SlurmError saying it is not installed here."""
     path = shutil.which(name)
     if path is None:
-        raise SlurmError("%s is not on PATH (%s): Slurm's client commands are needed to run on "
-                         "Slurm; run Pitwall on a login node of the cluster, or install them"
-                         % (name, os.environ.get("PATH", "")), name)
+        raise SlurmError("%s is not on PATH: Pitwall runs on Slurm through its client commands "
+                         "(sbatch, squeue, sacct, scancel); use it on a login node of the "
+                         "cluster, or install them" % name, name)
     return path
 
 

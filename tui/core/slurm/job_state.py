@@ -140,8 +140,8 @@ def query(job_ids: list[str]) -> dict[str, JobState]:
     try:
         proc = run_slurm(["squeue", "-h", "-r", "-o", SQUEUE_FORMAT, "-j", ",".join(ids)],
                          check=False)
-    except SlurmError as e:
-        return {j: JobState(j, "UNKNOWN", error=str(e)) for j in ids}
+    except SlurmError as e:   # no Slurm on this host, slurmctld not answering ...
+        return {j: JobState(j, "UNKNOWN", error=str(e).split(":")[0]) for j in ids}
     found = parse_squeue(proc.stdout) if proc.returncode == 0 else {}
     if proc.returncode != 0 and "Invalid job id" not in (proc.stderr or ""):
         err = (proc.stderr or "").strip() or "squeue exited with %d" % proc.returncode

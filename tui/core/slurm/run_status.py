@@ -8,7 +8,9 @@ another host their pids cannot be checked: Slurm's word that the job runs stands
 """
 from __future__ import annotations
 
-from runners.protocol import NodeRecord, ProtocolError, read_node_record
+from pathlib import Path
+
+from runners.protocol import NodeRecord, ProtocolError, read_node_record, read_slurm_jobs
 
 from ..logs import tail_text
 from ..registry import RoleState, RunInfo
@@ -18,6 +20,21 @@ from .job_state import STATES, JobState, JobStates
 TAIL_LINES = 3
 FAILED_STATES = ("TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
                  "DEADLINE", "REVOKED")
+
+
+def prefetch(run_dirs: list[Path], states: JobStates = STATES) -> None:
+    """Fill the cache for these runs' current jobs in one batch (a runs list opened on many
+    ended Slurm runs would otherwise ask Slurm once per run)."""
+    ids = []
+    for d in run_dirs:
+        try:
+            jobs = read_slurm_jobs(d)
+        except ProtocolError:
+            continue
+        if jobs:
+            ids.append(jobs[-1].job_id)
+    if ids:
+        states.get(ids)
 
 
 def apply_slurm_status(info: RunInfo, states: JobStates = STATES) -> None:
