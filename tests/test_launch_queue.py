@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES, REPO, wait_until
 from runners.protocol import read_proc_record, read_queue_entry
 from tui.core.gpu_slots import read_gpus
-from tui.core.launch_queue import daemon_info
+from tui.core.queue_state import daemon_info
 from tui.core.launchers import launch_runs
 from tui.core.liveness import is_alive
 from tui.core.registry import load_run

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from tui.core.launch_queue import ensure_queue_process, status_lines
+from tui.core.launch_queue import status_lines
+from tui.core.queue_state import ensure_queue_process
 
 from .common import guarded, runs_root
 

@@ -119,12 +119,6 @@ def launch(profile_ref: str, overrides: list[str] | None = None, runs_root: Path
 
 def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
                     wait: float = 10.0) -> LaunchResult:
-    spec = rp.profile.launcher
-    if spec.kind == "slurm" or spec.gpus:   # the profile's launcher: Slurm or the GPU queue
-        from .launchers import launch_one   # (built on this module)
-
-        run = launch_one(rp, runs_root, wait)
-        return LaunchResult(run.run_dir, run.record, run.starter_pid or 0)
     run_dir, record = prepare_run(rp, runs_root)
     return start_prepared(run_dir, record, wait)
 

@@ -24,75 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from runners.protocol import (ProtocolError, QueueEntry, atomic_write_json, new_queue_entry,
-                              now_iso, queue_lock, read_json_object, read_queue_entry,
-                              read_run_record, write_queue_entry)
-from runners.protocol.launchers import queue_file
+from runners.protocol import (ProtocolError, atomic_write_json, now_iso, queue_lock,
+                              read_queue_entry, read_run_record, write_queue_entry)
 
 from .gpu_slots import GpuInventory, cuda_env, free_gpus, read_gpus
 from .launch import start_prepared
-from .liveness import create_time, is_alive
-from .registry import list_run_dirs, load_run
+from .liveness import create_time
+from .queue_state import (DAEMON_FILE, DAEMON_LOCK, daemon_info, describe_needs, queue_dir,
+                          queued_runs)
+from .registry import load_run
 from .role_starter import log_event
-from .spawn import python_module_argv, spawn_detached
 
-QUEUE_DIR = ".pitwall-queue"
-DAEMON_LOCK = "daemon.lock"
-DAEMON_FILE = "daemon.json"
-DAEMON_LOG = "queue.log"
-POLL_S = 1.0            # a pass every second (and at once when woken by SIGUSR1)
+POLL_S = 1.0            # a pass every second
 IDLE_EXIT_S = 10.0      # exit after this long with nothing queued
 LOCK_WAIT_S = 10.0      # a new queue process waits this long for an exiting one's lock
-
-
-# ============================================================================ entries
-
-def enqueue(run_dir: Path, gpus: int, max_parallel: int, group: str) -> QueueEntry:
-    entry = new_queue_entry(gpus, max_parallel, group)
-    write_queue_entry(run_dir, entry)
-    log_event(run_dir, "queued (%s)" % describe_needs(entry))
-    return entry
-
-
-def describe_needs(entry: QueueEntry) -> str:
-    parts = []
-    if entry.gpus:
-        parts.append("needs %d GPU%s" % (entry.gpus, "" if entry.gpus == 1 else "s"))
-    if entry.max_parallel:
-        parts.append("at most %d of %s at once" % (entry.max_parallel, entry.group))
-    return ", ".join(parts) or "no limit"
-
-
-def cancel(run_dir: Path, reason: str = "stopped while queued") -> bool:
-    """Cancel a queued run; False when it is not queued (any more): stop it as a run then."""
-    if not queue_file(run_dir).exists():
-        return False
-    with queue_lock(run_dir):
-        entry = read_queue_entry(run_dir)
-        if entry is None or entry.state != "queued":
-            return False
-        entry.state = "cancelled"
-        entry.ended_at = now_iso()
-        entry.reason = reason
-        write_queue_entry(run_dir, entry)
-    log_event(run_dir, "cancelled in the queue (%s)" % reason)
-    return True
-
-
-def queued_runs(root: Path) -> list[tuple[Path, QueueEntry]]:
-    """Every run of the root with a queue entry, oldest first."""
-    out = []
-    for run_dir in list_run_dirs(root):
-        if not queue_file(run_dir).exists():
-            continue
-        try:
-            entry = read_queue_entry(run_dir)
-        except ProtocolError:
-            continue
-        if entry is not None:
-            out.append((run_dir, entry))
-    out.sort(key=lambda x: (x[1].queued_ts, x[0].name))
-    return out
 
 
 # ============================================================================ one pass
@@ -193,36 +138,6 @@ def _start(run_dir: Path, gpu_ids: list[int]) -> bool:
 
 
 # ============================================================================ the process
-
-def queue_dir(root: Path) -> Path:
-    return Path(root).absolute() / QUEUE_DIR
-
-
-def daemon_info(root: Path) -> dict | None:
-    """The queue process's record if it is alive (None: no queue process runs)."""
-    try:
-        d = read_json_object(queue_dir(root) / DAEMON_FILE, missing_ok=True)
-    except ProtocolError:
-        return None
-    if not d:
-        return None
-    pid, ct = d.get("pid"), d.get("create_time")
-    if not isinstance(pid, int) or not isinstance(ct, (int, float)) or not is_alive(pid, ct):
-        return None
-    return d
-
-
-def ensure_queue_process(root: Path) -> int | None:
-    """Start the queue process of ``root`` unless one runs (and is not exiting); its pid."""
-    d = daemon_info(root)
-    if d is not None and not d.get("exiting"):
-        return None
-    qd = queue_dir(root)
-    qd.mkdir(parents=True, exist_ok=True)
-    proc = spawn_detached(python_module_argv("tui.core.launch_queue", str(Path(root).absolute())),
-                          qd / DAEMON_LOG, cwd=qd)
-    return proc.pid
-
 
 def _write_daemon(root: Path, exiting: bool = False) -> None:
     me = os.getpid()

@@ -144,7 +144,7 @@ def _local(rps: list[ResolvedProfile], spec: LauncherSpec, root: Path, sweep_id:
     prepared = prepare_all(rps, root, sweep_id, [dict(launcher) for _ in rps])
     runs = []
     if queued:
-        from .launch_queue import enqueue, ensure_queue_process
+        from .queue_state import enqueue, ensure_queue_process
 
         for run_dir, record in prepared:
             enqueue(run_dir, gpus, limit, sweep_id or run_dir.name)

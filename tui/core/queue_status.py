@@ -1,13 +1,17 @@
-"""What the local queue says about a run's status (``procs/.queue.json``), for the registry."""
+"""What the local queue says about a run's status (``procs/.queue.json``), for the registry.
+
+``info`` is the registry's ``RunInfo`` (not imported here: the registry imports this module).
+"""
 from __future__ import annotations
+
+from typing import Any
 
 from runners.protocol import ProtocolError, read_queue_entry
 
-from .launch_queue import daemon_info, describe_needs
-from .registry import RunInfo
+from .queue_state import daemon_info, describe_needs
 
 
-def apply_queue_status(info: RunInfo) -> None:
+def apply_queue_status(info: Any) -> None:
     try:
         entry = read_queue_entry(info.path)
     except ProtocolError as e:

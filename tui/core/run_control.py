@@ -86,7 +86,7 @@ def _stop_slurm(run_dir: Path, record: RunRecord, targets: list[str], known: set
 
 
 def _cancel_queued(run_dir: Path, progress: Progress) -> bool:
-    from .launch_queue import cancel
+    from .queue_state import cancel
 
     if cancel(run_dir):
         progress("cancelled in the queue (it had not started)")

@@ -15,23 +15,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from runners.protocol import (RunRecord, read_node_record, read_proc_record, read_slurm_jobs,
-                              write_stop_request)
+from runners.protocol import RunRecord, read_node_record, read_proc_record, write_stop_request
 
 from ..role_starter import log_event
 from ..stopping import StopOutcome
 from .commands import SlurmError, run_slurm
-from .job_state import STATES, JobStates
+from .job_state import STATES, JobStates, current_job
 from .submit import resubmit
 
 Progress = Callable[[str], None]
 KILL_WAIT_S = 60.0   # after the final scancel: Slurm's KillWait plus the epilog, generously
-
-
-def current_job(run_dir: Path, record: RunRecord) -> str:
-    """The run's newest job id ("" before sbatch answered)."""
-    jobs = read_slurm_jobs(run_dir)
-    return jobs[-1].job_id if jobs else record.slurm_job_id
 
 
 def _roles_done(run_dir: Path, record: RunRecord) -> bool:

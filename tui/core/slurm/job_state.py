@@ -11,6 +11,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from pathlib import Path
+
+from runners.protocol import RunRecord, read_slurm_jobs
+
 from .commands import SlurmError, run_slurm
 
 # Slurm's job states that can still change (squeue's long names)
@@ -72,6 +76,13 @@ class JobState:
                 return "failed (signal %d)" % self.signal
             return "failed (exit %s)" % (self.exit_code if self.exit_code is not None else "?")
         return ENDED_TEXT.get(s, s.lower().replace("_", " "))
+
+
+def current_job(run_dir: Path, record: RunRecord) -> str:
+    """A run's newest job id ("" before sbatch answered): the last of
+    ``procs/.slurm-jobs.json``, else the one ``run.json`` records."""
+    jobs = read_slurm_jobs(run_dir)
+    return jobs[-1].job_id if jobs else record.slurm_job_id
 
 
 def parse_squeue(text: str) -> dict[str, JobState]:

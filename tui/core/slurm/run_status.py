@@ -5,17 +5,17 @@ The registry calls :func:`apply_slurm_status` for every run whose ``run.json`` l
 ``completed``, ``failed (exit 2)``, ``cancelled``, ``timeout``, ``out of memory``,
 ``node fail``); while it runs, the roles' records do, with ``running on NODE`` as the text (on
 another host their pids cannot be checked: Slurm's word that the job runs stands for them).
+``info`` is the registry's ``RunInfo`` (not imported here: the registry imports this module).
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from runners.protocol import NodeRecord, ProtocolError, read_node_record, read_slurm_jobs
 
 from ..logs import tail_text
-from ..registry import RoleState, RunInfo
-from .control import current_job
-from .job_state import STATES, JobState, JobStates
+from .job_state import STATES, JobState, JobStates, current_job
 
 TAIL_LINES = 3
 FAILED_STATES = ("TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
@@ -37,7 +37,7 @@ def prefetch(run_dirs: list[Path], states: JobStates = STATES) -> None:
         states.get(ids)
 
 
-def apply_slurm_status(info: RunInfo, states: JobStates = STATES) -> None:
+def apply_slurm_status(info: Any, states: JobStates = STATES) -> None:
     record = info.record
     if record is None:
         return
@@ -64,7 +64,7 @@ def apply_slurm_status(info: RunInfo, states: JobStates = STATES) -> None:
         _ended(info, st, job)
 
 
-def _waiting(info: RunInfo, st: JobState, node: NodeRecord | None) -> None:
+def _waiting(info: Any, st: JobState, node: NodeRecord | None) -> None:
     info.status = "queued"
     text = st.text()
     if node is not None and node.state == "requeued":
@@ -79,7 +79,7 @@ def _waiting(info: RunInfo, st: JobState, node: NodeRecord | None) -> None:
             r.state, r.error = "queued", None
 
 
-def _running(info: RunInfo, st: JobState, node: NodeRecord | None) -> None:
+def _running(info: Any, st: JobState, node: NodeRecord | None) -> None:
     for r in info.roles:
         if r.state == "unknown":      # on another host: Slurm says the job runs
             r.state, r.error = "running", None
@@ -101,7 +101,7 @@ def _running(info: RunInfo, st: JobState, node: NodeRecord | None) -> None:
     info.error, info.exit_code = None, None
 
 
-def _ended(info: RunInfo, st: JobState, job: str) -> None:
+def _ended(info: Any, st: JobState, job: str) -> None:
     text = st.text()
     for r in info.roles:          # roles killed with the job never recorded an exit
         if r.state in ("lost", "unknown", "running", "starting", "pending"):
@@ -126,9 +126,9 @@ def _ended(info: RunInfo, st: JobState, job: str) -> None:
     info.error = "job %s %s%s" % (job, text, _tail(info, job))
 
 
-def _tail(info: RunInfo, job: str) -> str:
+def _tail(info: Any, job: str) -> str:
     """The last lines of the log that tells why: the failed role's, else the job's own."""
-    failed: RoleState | None = next((r for r in info.roles if r.record is not None
+    failed = next((r for r in info.roles if r.record is not None
                                      and (r.record.exit_code or r.record.signal
                                           or r.record.error)), None)
     candidates = []
