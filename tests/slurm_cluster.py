@@ -7,6 +7,7 @@ collide). Without root the daemons cannot be started: the Slurm tests skip and s
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -81,9 +82,8 @@ def start_cluster(base: Path | None = None) -> Cluster:
 def stop_cluster(cluster: Cluster, timeout: float = 60.0) -> None:
     """Cancel every job, wait for them to end, then stop the daemons."""
     env = cluster.env()
-    subprocess.run(["scancel", "--user=%s" % os.environ.get("USER", "root"), "--full"],
-                   env=env, capture_output=True, timeout=60)
-    subprocess.run(["scancel", "--user=root"], env=env, capture_output=True, timeout=60)
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    subprocess.run(["scancel", "--user=%s" % user], env=env, capture_output=True, timeout=60)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         q = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True,
