@@ -15,10 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conftest import REPO, text_of, wait_until
-from runners.protocol import read_node_record, read_run_record, read_slurm_jobs
+from runners.protocol import (read_node_record, read_proc_record, read_run_record,
+                              read_slurm_jobs)
 from slurm_cluster import skip_reason, start_cluster, stop_cluster
 from tui.core.checkpoint_index import CheckpointIndex
 from tui.core.launchers import launch_runs
@@ -175,6 +177,34 @@ def test_time_limit_warning_saves_requeues_and_resumes(slurm, runs_root):
     steps = steps_of(run)
     assert steps == list(range(BATCH, steps[-1] + 1, BATCH)), steps   # no repeat, no gap
     assert [j.job_id for j in read_slurm_jobs(run)] == [res.runs[0].job_id]   # one job id
+
+
+HARD = """backend: external
+experiment: Hard
+processes:
+  - role: main
+    argv: ["{python}", "-c", "import signal, time\\nfor s in (2, 15): signal.signal(s, signal.SIG_IGN)\\nprint('up', flush=True)\\ntime.sleep(600)"]
+    stop: {sigint_grace: 1, sigterm_grace: 1}
+"""
+
+
+def test_a_stop_escalates_through_slurm_to_kill(slurm, runs_root, tmp_path):
+    prof = tmp_path / "hard.yaml"
+    prof.write_text(HARD)
+    res = launch_runs(str(prof), [], runs_root, slurm=[])
+    run = res.runs[0].run_dir
+    wait_until(lambda: load_run(run).status_text() == "running on localhost", timeout=60,
+               what="the job running")
+    pid = read_proc_record(run, "main").pid
+    progress: list[str] = []
+    out = stop_run(run, progress=progress.append)
+    assert [(o.role, o.was_running, o.stopped_by) for o in out] == [("main", True, "SIGKILL")]
+    assert [m.split(": ", 1)[1].split(" (")[0] for m in progress] == [
+        "scancel --batch --signal=INT", "scancel --batch --signal=TERM",
+        "scancel --full --signal=KILL"]
+    info = load_run(run)
+    assert info.status == "stopped" and info.status_text() == "cancelled"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_a_failed_job_shows_its_exit_code_and_log_tail(slurm, runs_root):

@@ -2,9 +2,10 @@
 
 Stop: the same escalation as a local stop, through Slurm: ``scancel --batch --signal=INT``
 (the node agent passes it to the roles, the trainer saves), after the largest ``sigint_grace``
-of the roles ``--signal=TERM``, after the largest ``sigterm_grace`` a plain ``scancel`` (Slurm's
-own kill). A job that waits in the queue, or whose agent has not started yet, is cancelled at
-once. Stop requests are recorded first, so the roles read *stopped*.
+of the roles ``--signal=TERM``, after the largest ``sigterm_grace`` ``scancel --full
+--signal=KILL`` (every process of the job; Slurm then ends it as cancelled). A job that waits in
+the queue, or whose agent has not started yet, is cancelled at once (plain ``scancel``). Stop
+requests are recorded first, so the roles read *stopped*.
 
 Resume and restart stop the job if it still runs, then submit a new job for the same run
 directory (``--resume CKPT`` for a resume); ``procs/.slurm-jobs.json`` lists every job.
@@ -24,7 +25,7 @@ from .job_state import STATES, JobStates, current_job
 from .submit import resubmit
 
 Progress = Callable[[str], None]
-KILL_WAIT_S = 60.0   # after the final scancel: Slurm's KillWait plus the epilog, generously
+KILL_WAIT_S = 60.0   # after a scancel: the job's end (KillWait, the epilog), generously
 
 
 def _roles_done(run_dir: Path, record: RunRecord) -> bool:
@@ -73,9 +74,14 @@ def stop_job(run_dir: Path, record: RunRecord, kill: bool = False, reason: str =
     node = read_node_record(run_dir)
     agent_up = node is not None and node.job_id == job and node.state in ("running", "stopping")
     used = None
-    if st.waiting or not agent_up or kill:
-        progress("%s: scancel %s (%s)" % (job, job, st.text() if st.waiting else
-                                          "kill" if kill else "its roles have not started"))
+    if kill and not st.waiting:
+        progress("%s: scancel --full --signal=KILL" % job)
+        run_slurm(["scancel", "--full", "--signal=KILL", job])
+        used = "SIGKILL"
+        _wait(run_dir, record, job, KILL_WAIT_S, states, need_job_end=True)
+    elif st.waiting or not agent_up:
+        progress("%s: scancel (%s)" % (job, st.text() if st.waiting
+                                       else "its roles have not started"))
         run_slurm(["scancel", job])
         used = "scancel"
         _wait(run_dir, record, job, KILL_WAIT_S, states, need_job_end=True)
@@ -93,9 +99,9 @@ def stop_job(run_dir: Path, record: RunRecord, kill: bool = False, reason: str =
             if _wait(run_dir, record, job, grace, states):
                 break
         else:
-            progress("%s: scancel %s (the roles did not end)" % (job, job))
-            run_slurm(["scancel", job], check=False)
-            used = "scancel"
+            progress("%s: scancel --full --signal=KILL (the roles did not end)" % job)
+            run_slurm(["scancel", "--full", "--signal=KILL", job], check=False)
+            used = "SIGKILL"
             _wait(run_dir, record, job, KILL_WAIT_S, states, need_job_end=True)
     if used and used.startswith("SIG"):
         # the roles have ended; the agent exits a moment later and the job with it
