@@ -112,3 +112,23 @@ def test_a_profile_can_ask_for_slurm(tmp_path):
 
     with pytest.raises(ProfileError, match="launcher.slurm.partitoin"):
         load_profile(prof)
+
+
+def test_a_slurm_run_seen_from_a_host_without_slurm(runs_root, monkeypatch, tmp_path):
+    """The control center on a workstation that shares the runs but has no Slurm: the run is
+    neither 'lost' nor final; the text says why its job's state is unknown."""
+    from runners.protocol import (ProcessSpec, SlurmJob, add_slurm_job, create_run_dir,
+                                  write_run_record)
+    from tui.core.registry import load_run
+    from tui.core.slurm.job_state import STATES
+
+    run = create_run_dir(runs_root, "X")
+    write_run_record(run, RunRecord("r", "X", "p", "external", {}, [
+        ProcessSpec(role="train", argv=["x"], cwd=str(run))], "now",
+        launcher={"kind": "slurm", "job_id": "424242"}))
+    add_slurm_job(run, SlurmJob(job_id="424242", submitted_at="now"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    STATES.forget("424242")
+    info = load_run(run)
+    assert info.status == "starting" and info.live
+    assert info.status_text() == "starting? (job 424242: squeue is not on PATH)"

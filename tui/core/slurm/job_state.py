@@ -155,7 +155,8 @@ def query(job_ids: list[str]) -> dict[str, JobState]:
         return {j: JobState(j, "UNKNOWN", error=str(e).split(":")[0]) for j in ids}
     found = parse_squeue(proc.stdout) if proc.returncode == 0 else {}
     if proc.returncode != 0 and "Invalid job id" not in (proc.stderr or ""):
-        err = (proc.stderr or "").strip() or "squeue exited with %d" % proc.returncode
+        lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
+        err = lines[-1] if lines else "squeue exited with %d" % proc.returncode
         return {j: JobState(j, "UNKNOWN", error=err) for j in ids}
     out = {j: found[j] for j in ids if j in found}
     missing = [j for j in ids if j not in out]
@@ -174,7 +175,8 @@ def _ended(ids: list[str]) -> dict[str, JobState]:
             found = parse_sacct(proc.stdout)
             out.update({j: found[j] for j in ids if j in found})
         else:
-            error = (proc.stderr or "").strip()
+            lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
+            error = lines[-1] if lines else None
     except SlurmError as e:
         error = str(e)
     for j in [j for j in ids if j not in out]:

@@ -54,7 +54,7 @@ def apply_slurm_status(info: Any, states: JobStates = STATES) -> None:
         node = None              # the record of an earlier job of this run
     st = states.state(job)
     if st.state == "UNKNOWN":
-        info.detail = "%s (%s)" % (info.status, st.text())
+        _unknown(info, st)
         return
     if st.waiting:
         _waiting(info, st, node)
@@ -62,6 +62,19 @@ def apply_slurm_status(info: Any, states: JobStates = STATES) -> None:
         _running(info, st, node)
     else:
         _ended(info, st, job)
+
+
+def _unknown(info: Any, st: JobState) -> None:
+    """Slurm cannot be asked here (or forgot the job): recorded exits stand; otherwise the
+    run counts as live, so it is asked again at the next refresh."""
+    if info.status not in ("finished", "failed", "stopped"):
+        recorded = any(r.record is not None for r in info.roles)
+        info.status = "running" if recorded else "starting"
+        info.error = None
+        for r in info.roles:
+            if r.state in ("lost", "pending", "unknown"):
+                r.state, r.error = "unknown", st.text()
+    info.detail = "%s? (%s)" % (info.status, st.text())
 
 
 def _waiting(info: Any, st: JobState, node: NodeRecord | None) -> None:
@@ -75,7 +88,7 @@ def _waiting(info: Any, st: JobState, node: NodeRecord | None) -> None:
     info.detail = text
     info.error, info.exit_code = None, None
     for r in info.roles:
-        if not r.alive:
+        if r.state != "running":    # nothing of this job runs yet ("starting" included)
             r.state, r.error = "queued", None
 
 
