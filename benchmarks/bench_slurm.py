@@ -64,8 +64,7 @@ def own_cluster(base: Path) -> dict[str, str] | None:
     out = subprocess.run(["bash", str(REPO / "scripts" / "slurm_local.sh"), "up", str(base)],
                          env=env, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
-        print(out.stdout + out.stderr)
-        return None
+        raise RuntimeError("scripts/slurm_local.sh up failed:\n" + out.stdout + out.stderr)
     return dict(env, SLURM_CONF=str(base / "etc" / "slurm.conf"))
 
 
@@ -127,8 +126,8 @@ def note(index: CheckpointIndex, run: Path, seen: dict[str, float]) -> None:
 
 
 def row(name: str, values: list[float]) -> str:
-    return "%-44s %3d %9.2f s %9.2f s" % (name, len(values), statistics.median(values),
-                                          max(values))
+    return "| %s | %d | %.2f s | %.2f s |" % (name, len(values), statistics.median(values),
+                                             max(values))
 
 
 def main() -> int:
@@ -139,13 +138,17 @@ def main() -> int:
     ap.add_argument("--root", type=Path, default=None)
     a = ap.parse_args()
     launches, ckpts = (1, 3) if a.quick else (a.launches, a.checkpoints)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-slurm-"))
+    # /tmp, not $TMPDIR: munged wants every directory above its socket searchable by all
+    tmp = Path(tempfile.mkdtemp(prefix="bench-slurm-", dir="/tmp"))
+    os.chmod(tmp, 0o755)
     root = (a.root or tmp / "runs").absolute()
     cluster = None
     if not slurm_answers():
         env = own_cluster(tmp / "slurm")
         if env is None:
-            print("bench_slurm: no Slurm answers here and no root to start one: nothing measured")
+            print("bench_slurm: no Slurm answers here and no root to start one\n\n"
+                  "| measure | n | median | max |\n|---|--:|--:|--:|\n"
+                  "| nothing measured (no Slurm) | 0 | - | - |")
             shutil.rmtree(tmp, ignore_errors=True)
             return 0
         os.environ.update(SLURM_CONF=env["SLURM_CONF"])
@@ -177,7 +180,9 @@ def main() -> int:
     print("bench_slurm: %s, %d CPUs, %s%s" % (ver or "Slurm", os.cpu_count() or 0,
                                             "quick" if a.quick else "full",
                                             "" if cluster is None else ", own single node"))
-    print("%-44s %3s %11s %11s" % ("measure", "n", "median", "max"))
+    print()
+    print("| measure | n | median | max |")
+    print("|---|--:|--:|--:|")
     for k, v in times.items():
         print(row("launch -> " + k, v))
     print(row("checkpoint -> listed (polled, %.1f s)" % REMOTE_POLL_INTERVAL_S, lat))

@@ -92,3 +92,11 @@ def test_a_sweep_without_multirun_is_refused_as_hydra_does(tmp_path):
     assert out.returncode == 2
     assert "override 'seed=0,1' is a sweep; add -m" in out.stderr
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_the_runner_checks_every_run_of_a_sweep_before_anything_is_created(runs_root):
+    with pytest.raises(ProfileError) as e:
+        launch_runs("mujoco/inverted_pendulum", ["num_envs=4,0"], runs_root, multirun=True)
+    assert "run 2 of 2 (num_envs=0): field 'params.num_envs': must be >= 1" in str(e.value)
+    assert "checked by runners.mujoco" in str(e.value)
+    assert list(runs_root.iterdir()) == []

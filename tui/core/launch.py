@@ -14,7 +14,7 @@ from runners.protocol.rundir import RunPaths
 
 from tui import __version__
 
-from .backend_check import check_backend
+from .backend_check import CheckResult, check_backend
 from .process_specs import RELAY_ROLE, SpecSource, relay_spec, train_spec
 from .profiles import ProfileError, ResolvedProfile, resolve_profile
 from .role_starter import log_event
@@ -82,12 +82,16 @@ def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
 
 
 def prepare_run(rp: ResolvedProfile, runs_root: Path | None = None, sweep_id: str = "",
-                launcher: dict[str, Any] | None = None) -> tuple[Path, RunRecord]:
+                launcher: dict[str, Any] | None = None,
+                checked: CheckResult | None = None) -> tuple[Path, RunRecord]:
     """Create the run directory and its ``run.json``; start nothing (the queue, Slurm or
-    :func:`start_prepared` does). Raises ProfileError, leaving no directory behind."""
+    :func:`start_prepared` does). Raises ProfileError, leaving no directory behind.
+    ``checked``: the runner's verdict when the caller asked already (a sweep asks for all its
+    runs at once)."""
     root = (runs_root or default_runs_root()).absolute()
     experiment = rp.experiment
-    checked = check_backend(rp, root)        # the runner refuses bad params: nothing created
+    if checked is None:
+        checked = check_backend(rp, root)    # the runner refuses bad params: nothing created
     run_dir = create_run_dir(root, experiment)
     try:
         specs = build_process_specs(rp, run_dir)

@@ -17,11 +17,13 @@ Where runs go (the profile's ``launcher:``, ``--gpus``, ``--max-parallel``, ``--
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runners.protocol import RunRecord
 
+from .backend_check import CheckResult, check_backend
 from .gpu_slots import read_gpus
 from .launch import default_runs_root, prepare_run, start_prepared
 from .launcher_spec import LauncherOptionError, LauncherSpec, with_overrides
@@ -107,13 +109,31 @@ def launch_one(rp: ResolvedProfile, runs_root: Path | None = None,
     return res.runs[0]
 
 
+def check_all(rps: list[ResolvedProfile], root: Path) -> list[CheckResult]:
+    """Each run's parameters checked by its runner (a process each, so in parallel); the
+    first refusal is raised, naming its run, before anything is created."""
+    if len(rps) == 1:
+        return [check_backend(rps[0], root)]
+    with ThreadPoolExecutor(max_workers=min(8, len(rps))) as pool:
+        futures = [pool.submit(check_backend, rp, root) for rp in rps]
+    out = []
+    for i, (rp, fut) in enumerate(zip(rps, futures)):
+        try:
+            out.append(fut.result())
+        except ProfileError as e:
+            raise ProfileError(e.path, "run %d of %d (%s): %s"
+                               % (i + 1, len(rps), " ".join(rp.overrides), e.message))
+    return out
+
+
 def prepare_all(rps: list[ResolvedProfile], root: Path, sweep_id: str,
                 launchers: list[dict]) -> list[tuple[Path, RunRecord]]:
     """Create every run (directory + run.json) or none."""
+    checks = check_all(rps, root)
     done: list[tuple[Path, RunRecord]] = []
     try:
-        for rp, launcher in zip(rps, launchers):
-            done.append(prepare_run(rp, root, sweep_id, launcher))
+        for rp, launcher, checked in zip(rps, launchers, checks):
+            done.append(prepare_run(rp, root, sweep_id, launcher, checked))
     except BaseException:
         remove_runs([d for d, _ in done])
         raise
