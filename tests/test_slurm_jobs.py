@@ -4,7 +4,8 @@ The default profile (mujoco/inverted_pendulum) runs as a batch job: pending -> r
 completed in the core's status; a sweep of 3 is one job array; a stop goes through scancel and
 leaves a final checkpoint; a resume submits a new job; a job warned of its time limit saves,
 requeues itself and resumes with one continuous metric history; a failed job shows its exit
-code and log tail; Slurm's refusals create nothing.
+code and log tail; Slurm's refusals create nothing. (A run's whole life: time-limit requeue,
+stop, resume, is one test to keep within the suite's time budget.)
 """
 from __future__ import annotations
 
@@ -110,22 +111,41 @@ def test_sweep_of_three_is_one_array_pending_running_completed(slurm, runs_root)
     assert "sweep %s" % res.sweep_id in ls and "3 runs: 3 finished" in ls
 
 
-def test_stop_through_slurm_saves_and_resume_submits_a_new_job(slurm, runs_root):
-    res = launch_runs(PROFILE, ["total_steps=10000000", "save_every=1"], runs_root, slurm=[])
+def test_time_limit_requeue_then_stop_and_resume_through_slurm(slurm, runs_root):
+    """One run's life on Slurm: warned of its 1-minute limit, it saves, requeues itself and
+    resumes; a stop through scancel leaves its final checkpoint; a resume is a new job."""
+    res = launch_runs(PROFILE, ["total_steps=10000000", "save_every=1"], runs_root,
+                      slurm=["time=1", "signal_before=45"])
     run, job = res.runs[0].run_dir, res.runs[0].job_id
     changes: list[float] = []
     index = CheckpointIndex(on_change=lambda d: changes.append(time.time())).start()
+    log = StatusLog(runs_root, [run])
     try:
         index.track(run)
         assert index.is_polled(run)           # a Slurm run: polled, no inotify watch
-        wait_until(lambda: len(steps_of(run)) >= 2, timeout=120, what="two updates")
-        wait_until(lambda: changes, timeout=10, what="the polled index to list a checkpoint")
+        log.until(lambda i: changes, 120, "the polled index to list a checkpoint")
         snap = index.get(run)
-        saved = max(c.step for c in snap.history)
-        entry = next(c for c in snap.history if c.step == saved)
-        assert snap.scanned_at - entry.mtime < index.remote_poll_interval + 2.0
+        newest = max(snap.history, key=lambda c: c.mtime)
+        assert snap.scanned_at - newest.mtime < index.remote_poll_interval + 2.0
+        # Slurm's warning: the trainer saves, the job requeues itself and resumes
+        log.until(lambda i: (lambda n: n is not None and n.restart_count >= 1
+                             and n.state == "running")(read_node_record(run)), 150,
+                  "the requeued job to run again")
     finally:
         index.stop()
+    resumed = read_node_record(run).resumed_from
+    assert resumed is not None and Path(resumed).parent == run / "nn"
+    resumed_step = int(Path(resumed).stem.rsplit("_", 1)[1])
+    log.until(lambda i: steps_of(run) and steps_of(run)[-1] > resumed_step, 120,
+              "an update after the resume")
+    seen = log.seen[run.name]
+    assert any(t.startswith("queued: pending (requeued") for t in seen), seen
+    assert any("time limit near" in t or "requeueing" in t for t in seen), seen
+    pitwall_log = text_of(run / "logs" / "pitwall.log")
+    assert "time-limit warning" in pitwall_log and "requeued" in pitwall_log
+    assert "resuming train from %s" % resumed in pitwall_log
+    assert [j.job_id for j in read_slurm_jobs(run)] == [job]   # a requeue keeps its job id
+    # a stop through Slurm: scancel --batch --signal=INT, the trainer saves
     assert load_run(run).status_text() == "running on localhost"
     out = stop_run(run)
     assert [(o.role, o.was_running, o.stopped_by, o.exit_code) for o in out] == \
@@ -147,36 +167,9 @@ def test_stop_through_slurm_saves_and_resume_submits_a_new_job(slurm, runs_root)
                timeout=120, what="the trainer to resume in the new job")
     node = read_node_record(run)
     assert node.job_id == jobs[1].job_id and node.resumed_from == str(ckpt)
-    assert load_run(run).status_text() == "running on localhost"
     stop_run(run)
-    steps = steps_of(run)
-    assert steps == list(range(BATCH, steps[-1] + 1, BATCH))   # one continuous history
-
-
-def test_time_limit_warning_saves_requeues_and_resumes(slurm, runs_root):
-    res = launch_runs(PROFILE, ["total_steps=10000000", "save_every=1"], runs_root,
-                      slurm=["time=1", "signal_before=45"])
-    run = res.runs[0].run_dir
-    log = StatusLog(runs_root, [run])
-    log.until(lambda i: (lambda n: n is not None and n.restart_count >= 1
-                         and n.state == "running")(read_node_record(run)), 150,
-              "the requeued job to run again")
-    node = read_node_record(run)
-    resumed = node.resumed_from
-    assert resumed is not None and Path(resumed).parent == run / "nn"
-    resumed_step = int(Path(resumed).stem.rsplit("_", 1)[1])
-    log.until(lambda i: steps_of(run) and steps_of(run)[-1] > resumed_step, 120,
-              "an update after the resume")
-    stop_run(run)
-    seen = log.seen[run.name]
-    assert any(t.startswith("queued: pending (requeued") for t in seen), seen
-    assert any("time limit near" in t or "requeueing" in t for t in seen), seen
-    pitwall_log = text_of(run / "logs" / "pitwall.log")
-    assert "time-limit warning" in pitwall_log and "requeued" in pitwall_log
-    assert "resuming train from %s" % resumed in pitwall_log
     steps = steps_of(run)
     assert steps == list(range(BATCH, steps[-1] + 1, BATCH)), steps   # no repeat, no gap
-    assert [j.job_id for j in read_slurm_jobs(run)] == [res.runs[0].job_id]   # one job id
 
 
 HARD = """backend: external
