@@ -176,14 +176,22 @@ HARD = """backend: external
 experiment: Hard
 processes:
   - role: main
-    argv: ["{python}", "-c", "import signal, time\\nfor s in (2, 15): signal.signal(s, signal.SIG_IGN)\\nprint('up', flush=True)\\ntime.sleep(600)"]
+    argv: ["{python}", "%s"]
     stop: {sigint_grace: 1, sigterm_grace: 1}
+"""
+IGNORE_INT_AND_TERM = """import signal, time
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, signal.SIG_IGN)
+print("up", flush=True)
+time.sleep(600)
 """
 
 
 def test_a_stop_escalates_through_slurm_to_kill(slurm, runs_root, tmp_path):
+    script = tmp_path / "ignore_int_and_term.py"
+    script.write_text(IGNORE_INT_AND_TERM)
     prof = tmp_path / "hard.yaml"
-    prof.write_text(HARD)
+    prof.write_text(HARD % script)
     res = launch_runs(str(prof), [], runs_root, slurm=[])
     run = res.runs[0].run_dir
     wait_until(lambda: load_run(run).status_text() == "running on localhost", timeout=60,
