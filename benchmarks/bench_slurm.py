@@ -153,6 +153,8 @@ def main() -> int:
             return 0
         os.environ.update(SLURM_CONF=env["SLURM_CONF"])
         cluster = tmp / "slurm"
+    ver = subprocess.run(["sinfo", "--version"], capture_output=True, text=True,
+                         timeout=30).stdout.strip()
     times: dict[str, list[float]] = {}
     lat: list[float] = []
     runs = []
@@ -175,8 +177,6 @@ def main() -> int:
             subprocess.run(["bash", str(REPO / "scripts" / "slurm_local.sh"), "down",
                             str(cluster)], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    ver = subprocess.run(["sinfo", "--version"], capture_output=True, text=True).stdout.strip() \
-        if shutil.which("sinfo") else "?"
     print("bench_slurm: %s, %d CPUs, %s%s" % (ver or "Slurm", os.cpu_count() or 0,
                                             "quick" if a.quick else "full",
                                             "" if cluster is None else ", own single node"))

@@ -31,6 +31,9 @@ ENDED_TEXT = {
 }
 SQUEUE_FORMAT = "%i|%T|%r|%N"
 MAX_AGE_S = 2.0
+QUERY_TIMEOUT_S = 10.0   # a status query never blocks a refresh longer (a missing slurm.conf
+                         # makes the commands retry for 60 s)
+ERROR_BACKOFF_S = 30.0   # when Slurm could not be asked, ask again only after this long
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def query(job_ids: list[str]) -> dict[str, JobState]:
         return {}
     try:
         proc = run_slurm(["squeue", "-h", "-r", "-o", SQUEUE_FORMAT, "-j", ",".join(ids)],
-                         check=False)
+                         check=False, timeout=QUERY_TIMEOUT_S)
     except SlurmError as e:   # no Slurm on this host, slurmctld not answering ...
         return {j: JobState(j, "UNKNOWN", error=str(e).split(":")[0]) for j in ids}
     found = parse_squeue(proc.stdout) if proc.returncode == 0 else {}
@@ -170,7 +173,7 @@ def _ended(ids: list[str]) -> dict[str, JobState]:
     error = None
     try:
         proc = run_slurm(["sacct", "-X", "-P", "-n", "-o", "JobID,State,ExitCode,NodeList,Reason",
-                          "-j", ",".join(ids)], check=False)
+                          "-j", ",".join(ids)], check=False, timeout=QUERY_TIMEOUT_S)
         if proc.returncode == 0:
             found = parse_sacct(proc.stdout)
             out.update({j: found[j] for j in ids if j in found})
@@ -181,7 +184,8 @@ def _ended(ids: list[str]) -> dict[str, JobState]:
         error = str(e)
     for j in [j for j in ids if j not in out]:
         try:
-            proc = run_slurm(["scontrol", "show", "job", "-o", j], check=False)
+            proc = run_slurm(["scontrol", "show", "job", "-o", j], check=False,
+                             timeout=QUERY_TIMEOUT_S)
             st = parse_scontrol(j, proc.stdout) if proc.returncode == 0 else None
         except SlurmError:
             st = None
@@ -201,13 +205,16 @@ class JobStates:
     def get(self, job_ids: list[str], max_age: float | None = None) -> dict[str, JobState]:
         age = self.max_age if max_age is None else max_age
         now = time.monotonic()
+        def due(j: str) -> bool:
+            t, st = self._states[j]
+            return st.live and now - t > (max(age, ERROR_BACKOFF_S) if st.error else age)
+
         with self._lock:
-            stale = [j for j in job_ids if j and (j not in self._states or (
-                self._states[j][1].live and now - self._states[j][0] > age))]
+            stale = [j for j in job_ids if j and (j not in self._states or due(j))]
             if stale:
                 # every other live job we know rides along in the same squeue call
                 stale += [j for j, (t, st) in self._states.items()
-                          if st.live and j not in stale]
+                          if st.live and not st.error and j not in stale]
                 fresh = query(stale)
                 self.queries += 1
                 now = time.monotonic()
