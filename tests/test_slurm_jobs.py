@@ -63,6 +63,12 @@ def newest_step(run: Path) -> int | None:
     return max(c.step for c in hist) if hist else None
 
 
+def no_more_warnings(job: str) -> None:
+    """Give a 1-minute job 10 minutes (as Slurm's admin): the rest of a test then runs without
+    another time-limit warning racing its stop."""
+    run_slurm(["scontrol", "update", "JobId=%s" % job, "TimeLimit=10"])
+
+
 class StatusLog:
     """What the core shows for some runs, polled like the TUI does (consecutive repeats out)."""
 
@@ -133,6 +139,7 @@ def test_time_limit_requeue_then_stop_and_resume_through_slurm(slurm, runs_root)
                   "the requeued job to run again")
     finally:
         index.stop()
+    no_more_warnings(job)
     resumed = read_node_record(run).resumed_from
     assert resumed is not None and Path(resumed).parent == run / "nn"
     resumed_step = int(Path(resumed).stem.rsplit("_", 1)[1])
@@ -163,6 +170,7 @@ def test_time_limit_requeue_then_stop_and_resume_through_slurm(slurm, runs_root)
     assert resume(run, ckpt) is None
     jobs = read_slurm_jobs(run)
     assert [j.reason for j in jobs] == ["launch", "resume"] and jobs[1].job_id != job
+    no_more_warnings(jobs[1].job_id)
     wait_until(lambda: "resumed from %s" % ckpt in text_of(run / "logs" / "train.log"),
                timeout=120, what="the trainer to resume in the new job")
     node = read_node_record(run)
