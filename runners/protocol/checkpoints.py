@@ -33,8 +33,10 @@ _INT_RE = re.compile(r"\d+")
 _EP_RE = re.compile(r"(?:^|_)(?:ep|epoch|it|iter|step)_?(\d+)", re.IGNORECASE)
 
 
-def checkpoint_file_name(step: int, stem: str = DEFAULT_STEM) -> str:
-    return "%s_%0*d.pth" % (stem, STEP_DIGITS, int(step))
+def checkpoint_file_name(step: int, stem: str = DEFAULT_STEM, digits: int = STEP_DIGITS) -> str:
+    """``<stem>_<step>.pth``, the step zero-padded to ``digits`` (0: not padded, e.g. the SERL
+    seed's ``checkpoint_5000.pth``; listings sort numerically either way)."""
+    return "%s_%0*d.pth" % (stem, digits, int(step))
 
 
 def natural_key(name: str) -> Tuple[Any, ...]:
@@ -206,16 +208,23 @@ def latest_link_target(path: Union[str, Path],
 def save_checkpoint(run_dir: Union[str, Path], write: Callable[[IO[bytes]], None], step: int,
                     epoch: Optional[int] = None, metrics: Optional[Dict[str, float]] = None,
                     stem: str = DEFAULT_STEM, update_latest: bool = True,
-                    keep_last: int = 0) -> Path:
+                    keep_last: int = 0, digits: int = STEP_DIGITS,
+                    name: Optional[str] = None) -> Path:
     """Save one checkpoint the protocol way; returns the history file's path.
 
     ``write`` receives a binary file object (e.g. ``lambda f: torch.save(obj, f)``).
     ``keep_last`` > 0 deletes the oldest history files beyond that many (never ``latest``).
+    ``name`` replaces ``<stem>_<step>.pth`` by a fixed file name (``final_model.pth``); such a
+    file is replaced on the next save under that name and never pruned.
     """
     paths = RunPaths(run_dir)
     nn_dir = paths.nn_dir
     nn_dir.mkdir(parents=True, exist_ok=True)
-    name = checkpoint_file_name(step, stem)
+    if name is not None and (not name.endswith(".pth") or "/" in name or name.startswith(".")
+                             or name == paths.latest.name):
+        raise ValueError("checkpoint name %r: a plain *.pth file name other than %s"
+                         % (name, paths.latest.name))
+    name = name or checkpoint_file_name(step, stem, digits)
     target = nn_dir / name
     atomic_write_with(target, write)
     if update_latest:
