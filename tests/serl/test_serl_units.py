@@ -369,3 +369,17 @@ def test_sac_fits_a_one_step_task(one_torch_thread):
     other = SAC(2, 1, SacConfig(hidden=[32, 32]), torch.device("cpu"))
     other.load_state_dict(state)
     assert torch.equal(other.actor.act(torch.ones(1, 2), True), agent.actor.act(torch.ones(1, 2), True))
+
+
+@pytest.mark.parametrize("name,extra", [("ant", []), ("ant_hybrid", ["demo_paths=[/d.pkl]"]),
+                                        ("dmc_quadruped", []), ("custom_env", [])])
+def test_shipped_profiles_give_a_valid_serl_config(name, extra):
+    from tui.core.profiles import resolve_profile
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "serl" / (name + ".yaml")
+    if name == "ant_hybrid":
+        with pytest.raises(ProtocolError, match="params.demo_paths"):
+            parse_params(resolve_profile(str(path), []).params, path)
+    cfg = parse_params(resolve_profile(str(path), extra).params, path)
+    assert set(cfg.unknown) <= {"params.python", "params.code_dir"}  # the profiles' own
+    assert cfg.mode == ("hybrid" if name == "ant_hybrid" else "async")
