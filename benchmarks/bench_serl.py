@@ -59,7 +59,8 @@ def table(title: str, header: List[str], rows: List[List[str]]) -> None:
 
 # --------------------------------------------------------------------------- 1. actor speed
 
-def actor_alone(env_id: str, seconds: float, use_policy: bool, hidden: List[int]) -> float:
+def actor_alone(env_id: str, seconds: float, use_policy: bool, hidden: List[int]
+                ) -> Dict[str, float]:
     torch.set_num_threads(1)
     env = make_env(env_id)
     spec = EnvSpec.of_env(env_id, env)
@@ -68,7 +69,7 @@ def actor_alone(env_id: str, seconds: float, use_policy: bool, hidden: List[int]
     pending = Transitions()
     obs, _ = env.reset(seed=0)
     flat = spec.layout.flatten(obs)
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         a = policy.act(obs) if use_policy else env.action_space.sample()
         nxt, r, term, trunc, _ = env.step(a)
@@ -79,8 +80,9 @@ def actor_alone(env_id: str, seconds: float, use_policy: bool, hidden: List[int]
         n += 1
         if n % 50 == 0:
             pending.take()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     env.close()
-    return n / (time.perf_counter() - t0)
+    return {"wall": n / wall, "cpu": n / cpu}
 
 
 def actor_with_learner(env_id: str, seconds: float, train: bool, overrides: List[str]
@@ -99,12 +101,15 @@ def actor_with_learner(env_id: str, seconds: float, train: bool, overrides: List
         rec = parse_metric_line(line)
         m = rec.metrics
         if rec.role == "actor" and "actor/steps_per_s" in m:
-            rates.append((m["actor/exploration_phase"], m["actor/steps_per_s"]))
+            rates.append((m["actor/exploration_phase"], m["actor/steps_per_s"],
+                          m["actor/steps_per_cpu_s"]))
     shutil.rmtree(str(root), ignore_errors=True)
-    policy = [r for e, r in rates if e == 0.0][1:]  # the first period mixes both
-    random = [r for e, r in rates if e == 1.0][1:]
-    return {"policy": statistics.median(policy) if policy else None,
-            "random": statistics.median(random) if random else None}
+    out = {}  # type: Dict[str, Any]
+    for name, phase in (("policy", 0.0), ("random", 1.0)):
+        rows = [r for r in rates if r[0] == phase][1:]  # the first period mixes both
+        out[name] = {"wall": statistics.median(r[1] for r in rows),
+                     "cpu": statistics.median(r[2] for r in rows)} if rows else None
+    return out
 
 
 # --------------------------------------------------------------------------- 2. broadcast
@@ -256,16 +261,21 @@ def main() -> int:
         alone_p = actor_alone(args.env, args.speed_seconds, True, hidden)
         idle = actor_with_learner(args.env, args.speed_seconds + 10, False, small)
         busy = actor_with_learner(args.env, args.speed_seconds + 15, True, small)
-        rows = [["alone (no sockets)", "random", _fmt(alone_r), "1.00"],
-                ["alone (no sockets)", "policy", _fmt(alone_p), "1.00"],
-                ["with an idle learner (transport only)", "random", _fmt(idle["random"]),
-                 _fmt(idle["random"] and idle["random"] / alone_r, "%.2f")],
-                ["with a training learner", "random", _fmt(busy["random"]),
-                 _fmt(busy["random"] and busy["random"] / alone_r, "%.2f")],
-                ["with a training learner", "policy", _fmt(busy["policy"]),
-                 _fmt(busy["policy"] and busy["policy"] / alone_p, "%.2f")]]
-        table("1. actor env steps/s (%s, median of 500-step periods)" % args.env,
-              ["actor", "actions", "steps/s", "vs alone"], rows)
+        def row(name: str, actions: str, r: Optional[Dict[str, float]],
+                base: Dict[str, float]) -> List[str]:
+            if r is None:
+                return [name, actions, "-", "-", "-", "-"]
+            return [name, actions, "%.0f" % r["wall"], "%.2f" % (r["wall"] / base["wall"]),
+                    "%.0f" % r["cpu"], "%.2f" % (r["cpu"] / base["cpu"])]
+
+        rows = [row("alone (no sockets)", "random", alone_r, alone_r),
+                row("alone (no sockets)", "policy", alone_p, alone_p),
+                row("with an idle learner (transport only)", "random", idle["random"], alone_r),
+                row("with a training learner", "random", busy["random"], alone_r),
+                row("with a training learner", "policy", busy["policy"], alone_p)]
+        table("1. actor env steps/s (%s; medians of 500-step periods; per wall second, and per "
+              "CPU second of the actor process)" % args.env,
+              ["actor", "actions", "steps/s", "vs alone", "steps/cpu-s", "vs alone"], rows)
     if "broadcast" in only:
         n = 20 if args.quick else 300
         rows = []

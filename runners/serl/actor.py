@@ -317,6 +317,7 @@ class Actor(object):
         ep_ret, ep_len = 0.0, 0
         act_mag = []  # type: List[float]
         period_t0 = time.perf_counter()
+        period_cpu0 = time.process_time()
         period_steps = 0
         while not self.stop.is_set():
             if cfg.actor_max_steps and self.total_steps >= cfg.actor_max_steps:
@@ -375,6 +376,10 @@ class Actor(object):
                           "actor/dropped_transitions": float(self.dropped),
                           "actor/weights_version": float(self.weights_version),
                           "actor/steps_per_s": period_steps / max(dt, 1e-9),
+                          # per CPU second of this process (sockets' I/O thread included):
+                          # what the actor costs, whatever else the box is running
+                          "actor/steps_per_cpu_s": period_steps / max(
+                              time.process_time() - period_cpu0, 1e-9),
                           "actor/waiting_for_learner": 0.0})
                 if self.weights_latency:
                     m["actor/weights_latency_ms"] = 1000.0 * float(np.mean(self.weights_latency))
@@ -387,6 +392,7 @@ class Actor(object):
                                  "  (exploring)" if exploring else ""))
                 act_mag, self.weights_latency = [], []
                 period_t0 = time.perf_counter()
+                period_cpu0 = time.process_time()
                 period_steps = 0
 
     def _evaluate(self) -> Dict[str, float]:
