@@ -246,6 +246,9 @@ def main() -> int:
     ap.add_argument("--speed-seconds", type=float, default=60.0)
     ap.add_argument("--episodes", type=int, default=5)
     ap.add_argument("--only", choices=("speed", "broadcast", "learning"), action="append")
+    ap.add_argument("--control-hz", type=float, default=0.0,
+                    help="learning: pace our actor at this rate (0 = free-running)")
+    ap.add_argument("--no-sb3", action="store_true", help="learning: ours only")
     args = ap.parse_args()
     only = set(args.only or ("speed", "broadcast", "learning"))
     small = ["sac.hidden=[32,32]", "batch_size=32", "replay_buffer_capacity=50000"] \
@@ -288,11 +291,16 @@ def main() -> int:
     if "learning" in only:
         ours = learn_ours(args.env, args.budget, args.episodes,
                           small + (["random_steps=200", "training_starts=200"]
-                                   if args.quick else []))
-        sb3 = learn_sb3(args.env, args.budget, args.episodes, args.quick)
+                                   if args.quick else [])
+                          + ["control_hz=%g" % args.control_hz])
+        sb3 = None if args.no_sb3 else learn_sb3(args.env, args.budget, args.episodes,
+                                                 args.quick)
         rows = []
-        for name, r in (("pitwall serl (async, 2 processes)", ours),
+        pace = (", actor at %g Hz" % args.control_hz) if args.control_hz else ""
+        for name, r in (("pitwall serl (async, 2 processes%s)" % pace, ours),
                         ("stable-baselines3 SAC (1 process)", sb3)):
+            if r is None and args.no_sb3:
+                continue
             if r is None:
                 rows.append([name, "not installed (bench extra)", "", "", "", ""])
                 continue

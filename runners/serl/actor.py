@@ -48,6 +48,25 @@ class LearnerRefused(Exception):
     """The learner (or its endpoints file) refuses this actor: a configuration error."""
 
 
+class Pacer(object):
+    """Steps at ``hz`` (a robot's control rate; on a small box it also leaves the learner CPU
+    time). Falling behind by more than a second drops the backlog instead of bursting."""
+
+    def __init__(self, hz: float):
+        self.period = 1.0 / hz if hz > 0 else 0.0
+        self.next = time.monotonic()
+
+    def wait(self) -> None:
+        if not self.period:
+            return
+        now = time.monotonic()
+        if self.next > now:
+            time.sleep(self.next - now)
+        elif now - self.next > 1.0:
+            self.next = now
+        self.next += self.period
+
+
 class Transitions(object):
     """Steps collected since the last push, as rows."""
 
@@ -319,7 +338,9 @@ class Actor(object):
         period_t0 = time.perf_counter()
         period_cpu0 = time.process_time()
         period_steps = 0
+        pace = Pacer(cfg.control_hz)
         while not self.stop.is_set():
+            pace.wait()
             if cfg.actor_max_steps and self.total_steps >= cfg.actor_max_steps:
                 return
             if self.learner_finished:

@@ -58,6 +58,7 @@ class SerlConfig:
     max_steps: int = 1000000         # learner update steps (the seed's --max_steps)
     actor_max_steps: int = 0         # env steps of the actor (0 = until the learner ends)
     max_traj_length: int = 0         # cut an episode after this many steps (0 = the env's own)
+    control_hz: float = 0.0          # actor env steps per second, paced (0 = as fast as it can)
     random_steps: int = 5000         # actor: uniform random actions for this many env steps
     training_starts: int = 5000      # learner: online transitions before the first update
     steps_per_update: int = 50       # actor pushes every N env steps; learner publishes every N updates
@@ -146,6 +147,7 @@ def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json",
         max_steps=top.integer("max_steps", c.max_steps, 1),
         actor_max_steps=top.integer("actor_max_steps", c.actor_max_steps, 0),
         max_traj_length=top.integer("max_traj_length", c.max_traj_length, 0),
+        control_hz=top.number("control_hz", c.control_hz, (0.0, 100000.0)),
         random_steps=top.integer("random_steps", c.random_steps, 0),
         training_starts=top.integer("training_starts", c.training_starts, 0),
         steps_per_update=top.integer("steps_per_update", c.steps_per_update, 1),

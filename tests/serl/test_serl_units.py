@@ -383,3 +383,21 @@ def test_shipped_profiles_give_a_valid_serl_config(name, extra):
     cfg = parse_params(resolve_profile(str(path), extra).params, path)
     assert set(cfg.unknown) <= {"params.python", "params.code_dir"}  # the profiles' own
     assert cfg.mode == ("hybrid" if name == "ant_hybrid" else "async")
+
+
+def test_pacer_holds_the_control_rate_and_never_bursts():
+    from runners.serl.actor import Pacer
+
+    p = Pacer(100.0)
+    t0 = time.monotonic()
+    for _ in range(21):
+        p.wait()
+    assert time.monotonic() - t0 >= 0.19  # 20 periods of 10 ms (a lower bound only)
+    p.next -= 5.0  # five seconds behind: the backlog is dropped, not caught up at once
+    p.wait()
+    assert p.next > time.monotonic()
+    free = Pacer(0.0)
+    t0 = time.monotonic()
+    for _ in range(1000):
+        free.wait()
+    assert free.period == 0.0
