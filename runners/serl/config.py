@@ -179,6 +179,8 @@ def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json",
     if cfg.mode == "hybrid" and not cfg.demo_paths:
         raise top.fail("demo_paths", "mode 'hybrid' samples half of every batch from "
                        "demonstrations: give at least one demo file")
+    for launcher_only in ("python", "code_dir"):  # used by the profiles' argv/env templates
+        top._get(launcher_only, None)
     cfg.unknown = top.unknown() + sac_r.unknown() + play_r.unknown() + wb_r.unknown()
     return cfg
 

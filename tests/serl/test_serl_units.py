@@ -381,7 +381,7 @@ def test_shipped_profiles_give_a_valid_serl_config(name, extra):
         with pytest.raises(ProtocolError, match="params.demo_paths"):
             parse_params(resolve_profile(str(path), []).params, path)
     cfg = parse_params(resolve_profile(str(path), extra).params, path)
-    assert set(cfg.unknown) <= {"params.python", "params.code_dir"}  # the profiles' own
+    assert cfg.unknown == []
     assert cfg.mode == ("hybrid" if name == "ant_hybrid" else "async")
 
 
@@ -401,3 +401,21 @@ def test_pacer_holds_the_control_rate_and_never_bursts():
     for _ in range(1000):
         free.wait()
     assert free.period == 0.0
+
+
+def test_dm_control_missing_or_broken_is_a_clear_error():
+    from runners.serl.envs import check_env, env_kind
+
+    assert env_kind("dm_control/quadruped-walk") == "dm_control"
+    assert env_kind("go2_env:make") == "entry_point" and env_kind("Ant-v5") == "gymnasium"
+    with pytest.raises(ProtocolError, match="params.env.*dm_control/<domain>-<task>"):
+        check_env("dm_control/quadruped", "run.json")
+    try:
+        import dm_control.suite  # noqa: F401
+    except (ImportError, AttributeError):
+        with pytest.raises(ProtocolError, match="params.env.*serl-dmc.*mujoco==3.17.0"):
+            check_env("dm_control/quadruped-walk", "run.json")
+    with pytest.raises(ProtocolError, match="cannot import module 'no_such_mod'"):
+        check_env("no_such_mod:make", "run.json")
+    with pytest.raises(ProtocolError, match="not a registered gymnasium environment.*Ant-v5"):
+        check_env("Ant-v55", "run.json")
