@@ -24,7 +24,7 @@ import torch
 
 from runners.protocol import MetricWriter, ProtocolError, RunPaths
 from runners.protocol.endpoints import Endpoints, read_endpoints
-from runners.stop_flag import StopFlag
+from runners.sdk.stop_flag import StopFlag
 
 from .config import SerlConfig
 from .env_spec import EnvSpec

@@ -27,7 +27,7 @@ import torch
 from runners.protocol import (CheckpointLoadError, MetricWriter, RunPaths, list_checkpoints,
                               now_iso, save_torch_checkpoint)
 from runners.protocol.endpoints import Endpoints, write_endpoints
-from runners.stop_flag import StopFlag
+from runners.sdk.stop_flag import StopFlag
 
 from .checkpoint import FINAL_NAME, STEM, build_payload, read_checkpoint, spec_of
 from .config import SerlConfig

@@ -1,60 +1,84 @@
-"""What a viewer of a SERL run needs, in the shape the runner toolkit's player takes:
-``make_env()``, ``load(path) -> (policy, step)``, ``act(policy, obs)``, ``frame()``.
+"""What the toolkit's player and recorder need from the SERL runner: one env, the checkpoint
+loader (the learner's actor network), the policy's action, offscreen frames, and MuJoCo's
+passive-viewer window for gymnasium MuJoCo envs.
 
-The player loop itself (follow the checkpoint state, load off the env loop, swap between steps,
-acks, pacing, preview frames, videos) belongs to the toolkit (``runners.sdk``); nothing here
-assumes a particular loop. ``frame()`` renders the env offscreen (``render_mode="rgb_array"``:
-gymnasium MuJoCo envs, dm_control tasks, and user envs whose entry point takes
-``render_mode``).
+``python -m runners.serl play --display none`` writes preview frames; ``--display :0`` opens
+the window (``Ant-v5`` and other gymnasium MuJoCo envs); ``record`` writes mp4s. Frames come
+from ``runners.rendering.mujoco_scene`` for gymnasium MuJoCo envs, else from the env's own
+``render()`` (dm_control tasks, user envs that take ``render_mode="rgb_array"``).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Tuple
 
 import numpy as np
+
+from runners.sdk import Playback, PlayContext
 
 from .checkpoint import load_policy
 from .config import SerlConfig
 from .env_spec import EnvSpec
-from .envs import make_env
+from .envs import env_kind, make_env
 from .policy import ActorPolicy
 
 
-class SerlPlayback(object):
-    def __init__(self, cfg: SerlConfig, run_json: Union[str, Path] = "run.json",
-                 size: Optional[Tuple[int, int]] = None):
+class SerlPlayback(Playback):
+    def __init__(self, ctx: PlayContext):
+        import torch
+
+        torch.set_num_threads(1)  # one env, a batch of one
+        cfg = ctx.config  # type: SerlConfig
         self.cfg = cfg
-        self.run_json = run_json
-        self.size = size or (cfg.play.preview_width, cfg.play.preview_height)
-        self.env = None  # type: Any
-        self.spec = None  # type: Optional[EnvSpec]
+        self.env_label = cfg.env
+        self.seed = cfg.seed
+        self.size = ctx.frame_size or (cfg.play.preview_width, cfg.play.preview_height)
+        self.mujoco = env_kind(cfg.env) == "gymnasium"
+        self.env = make_env(cfg.env, cfg.env_kwargs,
+                            render_mode=None if self.mujoco else "rgb_array",
+                            max_traj_length=cfg.max_traj_length,
+                            source=Path(ctx.run_dir) / "run.json", render_size=self.size)
+        self.spec = EnvSpec.of_env(cfg.env, self.env)
+        self.mujoco = self.mujoco and hasattr(self.env.unwrapped, "model")
+        dt = getattr(self.env.unwrapped, "dt", 0.0)
+        self.dt = float(dt) if isinstance(dt, (int, float)) else 0.0
+        self._frames = None  # type: Any
 
     def make_env(self) -> Any:
-        self.env = make_env(self.cfg.env, self.cfg.env_kwargs, render_mode="rgb_array",
-                            max_traj_length=self.cfg.max_traj_length, source=self.run_json,
-                            render_size=self.size)
-        self.spec = EnvSpec.of_env(self.cfg.env, self.env)
         return self.env
 
-    def load(self, path: Union[str, Path]) -> Tuple[ActorPolicy, int]:
+    def load(self, path: Path) -> Tuple[ActorPolicy, Optional[int]]:
         """Raises ``CheckpointLoadError`` for a file this env cannot use (the old policy
         stays)."""
-        if self.spec is None:
-            raise RuntimeError("make_env() first: the checkpoint is checked against the env")
         return load_policy(path, self.spec.layout, self.spec.act_dim)
 
     def act(self, policy: ActorPolicy, obs: Any) -> np.ndarray:
         return policy.act(obs, deterministic=self.cfg.play.deterministic)
 
+    def zero_action(self) -> np.ndarray:
+        return np.zeros(self.spec.act_dim, dtype=np.float32)
+
     def frame(self) -> np.ndarray:
+        if self.mujoco:
+            if self._frames is None:
+                from runners.rendering.mujoco_scene import MujocoFrames
+
+                self._frames = MujocoFrames(self.size)
+            return self._frames.frame(self.env)
         img = np.asarray(self.env.render())
         if img.ndim != 3 or img.shape[2] < 3:
-            raise RuntimeError("env %s rendered %s, not an HxWx3 image"
-                               % (self.cfg.env, list(img.shape)))
+            raise RuntimeError("env %s rendered %s, not an HxWx3 image (does it take "
+                               "render_mode='rgb_array'?)" % (self.cfg.env, list(img.shape)))
         return np.ascontiguousarray(img[:, :, :3], dtype=np.uint8)
 
+    def open_window(self, display: str) -> Any:
+        if not self.mujoco:
+            raise ValueError("env %s: no live window (offscreen frames only)" % self.cfg.env)
+        from runners.rendering.mujoco_scene import MujocoWindow
+
+        return MujocoWindow(self.env, display)
+
     def close(self) -> None:
-        if self.env is not None:
-            self.env.close()
-            self.env = None
+        if self._frames is not None:
+            self._frames.close()
+        self.env.close()

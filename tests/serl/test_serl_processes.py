@@ -25,13 +25,18 @@ import zmq
 
 from conftest import FIXTURES, REPO, text_of, wait_until
 from runners.protocol import (ProtocolError, list_checkpoints, parse_metric_line,
-                              read_proc_record)
+                              read_preview, read_proc_record, read_run_record,
+                              read_viewer_status, write_state)
 from runners.protocol.endpoints import Endpoints, read_endpoints, write_endpoints
 from runners.protocol.safe_pickle import write_pickle
 from runners.serl.wire import PROTOCOL, decode, encode
 from tui.core.launch import launch
 from tui.core.registry import load_run
+from tui.core.run_checkpoints import select_checkpoint
 from tui.core.run_control import restart, stop_run
+from tui.core.run_profile import run_capabilities
+from tui.core.videos import start_recording, wait_recording
+from tui.core.viewers import start_viewer
 
 SMALL = ["random_steps=300", "training_starts=300", "batch_size=32", "sac.hidden=[32,32]",
          "replay_buffer_capacity=20000", "checkpoint_period=10", "log_period=5",
@@ -67,29 +72,11 @@ def alive(run: Path, role: str) -> bool:
     return bool(load_run(run).role(role).alive)
 
 
-PLAYBACK = r"""
-import json, sys
-from runners.rendering.offscreen import ensure_offscreen_gl
-ensure_offscreen_gl()
-from runners.protocol import CheckpointLoadError
-from runners.serl.config import load_config
-from runners.serl.playback import SerlPlayback
-run = sys.argv[1]
-pb = SerlPlayback(load_config(run), size=(64, 64))
-obs, _ = pb.make_env().reset(seed=3)
-out = []
-for path in sys.argv[2:]:
-    policy, step = pb.load(path)
-    out.append({"step": step, "action": pb.act(policy, obs).tolist()})
-frame = pb.frame()
-try:
-    pb.load(run + "/run.json")
-    refused = ""
-except CheckpointLoadError as e:
-    refused = str(e)
-print(json.dumps({"loads": out, "frame": list(frame.shape), "frame_std": float(frame.std()),
-                  "refused": refused}))
-"""
+def acked(run: Path, vid: str, cond):
+    def check():
+        ack = read_viewer_status(run, vid)
+        return ack if ack is not None and cond(ack) else None
+    return check
 
 
 def test_learner_and_actor_train_survive_a_learner_kill_and_stop_in_order(runs_root):
@@ -162,20 +149,37 @@ def _check_strangers_are_refused(run: Path) -> None:
 
 
 def _check_playback_hot_swap(run: Path) -> None:
+    """A toolkit viewer (headless) follows manual switches without a restart; record works."""
     wait_until(lambda: any(c.name == "checkpoint_20.pth" for c in list_checkpoints(run / "nn")),
                timeout=T, what="checkpoint_20.pth")
-    nn = run / "nn"
-    out = subprocess.run([sys.executable, "-c", PLAYBACK, str(run), str(nn / "checkpoint_10.pth"),
-                          str(nn / "checkpoint_20.pth")], cwd=str(REPO), capture_output=True,
-                         text=True, timeout=T)
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    (first, second) = res["loads"]
-    assert (first["step"], second["step"]) == (10, 20)
-    assert first["action"] != second["action"]  # the swap changed the policy
-    assert all(-1.0 <= x <= 1.0 for x in first["action"]) and len(first["action"]) == 8
-    assert res["frame"] == [64, 64, 3] and res["frame_std"] > 1.0
-    assert "run.json" in res["refused"]  # a file that is no checkpoint is refused
+    caps = run_capabilities(read_run_record(run))
+    assert caps.backend == "serl" and caps.can("window") and caps.can("record")
+    vid = start_viewer(run, "none").viewer_id
+    try:
+        first = wait_until(acked(run, vid, lambda a: a.state == "running"), T,
+                           what="the viewer running")
+        for step in (10, 20):
+            req = select_checkpoint(run, "manual", str(step))
+            ack = wait_until(acked(run, vid, lambda a: a.seq == req.seq), T,
+                             what="the switch to %d" % step)
+            assert ack.checkpoint_step == step and ack.error is None and ack.pid == first.pid
+        frame = wait_until(lambda: (lambda f: f if f and f.step == 20 else None)(
+            read_preview(run, vid)), T, what="a preview frame of step 20")
+        assert frame.width == 256 and frame.height == 256
+        bad = run / "nn" / "checkpoint_99.pth"
+        bad.write_bytes(b"PK\x03\x04 torn")
+        req = write_state(run, "manual", bad)
+        ack = wait_until(acked(run, vid, lambda a: a.seq == req.seq and a.error), T,
+                         what="the refusal")
+        assert ack.checkpoint_step == 20 and "checkpoint_99.pth" in ack.error
+        bad.unlink()
+        select_checkpoint(run, "auto")
+    finally:
+        stop_run(run, [vid])
+    started = start_recording(run, "checkpoint_10.pth", 1, ["--max-steps", "40"])
+    code, entry, err = wait_recording(run, started, timeout=T)
+    assert code == 0 and err is None and entry is not None
+    assert entry.frames >= 40 and entry.step == 10 and entry.width == 256
 
 
 def _check_kill_and_restart(run: Path) -> None:
