@@ -38,7 +38,7 @@ from .transport import PORT_NAMES, LearnerLink, LinkTimeout
 from .wandb_log import WandbLog
 from .wire import PROTOCOL, VersionMismatch, WireError, decode, encode
 
-POLL_EVERY = 10          # env steps between looks at the weights socket and heartbeat
+POLL_EVERY = 25          # env steps between looks at the weights socket and heartbeat
 WAIT_METRIC_S = 5.0      # while waiting: actor/waiting_for_learner = 1 this often
 WAIT_LINE_S = 30.0       # while waiting: a log line this often
 HELLO_TIMEOUT_S = 3.0
@@ -121,6 +121,8 @@ class Actor(object):
         self.total_steps = 0
         self.episodes = EpisodeStats()
         self.interventions = 0
+        self.action_abs_sum = 0.0    # |action| over pushed actions since the last status line
+        self.action_abs_count = 0
         self.weights_version = 0
         self.weights_latency = []  # type: List[float]
         self.refused_weights = 0
@@ -271,10 +273,12 @@ class Actor(object):
     def _flush(self) -> None:
         if len(self.pending):
             n = len(self.pending)
+            batch = self.pending.take()
+            self.action_abs_sum += float(np.abs(batch["actions"]).sum())
+            self.action_abs_count += int(batch["actions"].size)
             frame = encode("transitions", {"actor_session": self.session,
                                            "total_steps": self.total_steps,
-                                           "episodes": self.episodes.count},
-                           self.pending.take())
+                                           "episodes": self.episodes.count}, batch)
             self.queue.append((n, frame))
             self.queued += n
             while self.queued > self.cfg.actor_queue_size and self.queue:
@@ -334,7 +338,6 @@ class Actor(object):
         obs, _ = self.env.reset(seed=cfg.seed)
         flat = self.spec.layout.flatten(obs)
         ep_ret, ep_len = 0.0, 0
-        act_mag = []  # type: List[float]
         period_t0 = time.perf_counter()
         period_cpu0 = time.process_time()
         period_steps = 0
@@ -352,21 +355,20 @@ class Actor(object):
                 self._flush()
             t0 = time.perf_counter()
             exploring = self.total_steps < cfg.random_steps or self.policy is None
-            with timer.section("sample_actions"):
-                if exploring:
-                    a = np.asarray(self.env.action_space.sample(), np.float32)
-                else:
-                    assert self.policy is not None
-                    a = self.policy.act(obs, deterministic=False)
-            with timer.section("step_env"):
-                nxt, r, term, trunc, info = self.env.step(a)
+            if exploring:
+                a = np.asarray(self.env.action_space.sample(), np.float32)
+            else:
+                assert self.policy is not None
+                a = self.policy.act(obs, deterministic=False)
+            t1 = time.perf_counter()
+            nxt, r, term, trunc, info = self.env.step(a)
+            t2 = time.perf_counter()
             intervened = "intervene_action" in info
             if intervened:
                 a = np.asarray(info["intervene_action"], np.float32).reshape(a.shape)
                 self.interventions += 1
             nflat = self.spec.layout.flatten(nxt)
             self.pending.add(flat, a, nflat, float(r), bool(term), intervened)
-            act_mag.append(float(np.mean(np.abs(a))))
             ep_ret += float(r)
             ep_len += 1
             self.total_steps += 1
@@ -379,10 +381,13 @@ class Actor(object):
                 obs = nxt
             flat = self.spec.layout.flatten(obs)
             if self.total_steps % cfg.steps_per_update == 0:
-                with timer.section("send_transitions"):
-                    self._flush()
+                t3 = time.perf_counter()
+                self._flush()
+                timer.add("send_transitions", time.perf_counter() - t3)
             if self.total_steps % POLL_EVERY == 0:
                 self._poll_link()
+            timer.add("sample_actions", t1 - t0)
+            timer.add("step_env", t2 - t1)
             timer.add("actor_step", time.perf_counter() - t0)
             if cfg.eval_period and self.total_steps % cfg.eval_period == 0 and self.policy:
                 self._log(self._evaluate())
@@ -390,7 +395,7 @@ class Actor(object):
                 dt = time.perf_counter() - period_t0
                 m = timer.report()
                 m.update({"actor/total_steps": float(self.total_steps),
-                          "actor/avg_action_magnitude": float(np.mean(act_mag)),
+                          "actor/avg_action_magnitude": self._action_magnitude(),
                           "actor/exploration_phase": 1.0 if exploring else 0.0,
                           "actor/interventions": float(self.interventions),
                           "actor/queued_transitions": float(self.queued),
@@ -411,10 +416,16 @@ class Actor(object):
                                  if self.episodes.returns else "-",
                                  self.weights_version, m["actor/steps_per_s"],
                                  "  (exploring)" if exploring else ""))
-                act_mag, self.weights_latency = [], []
+                self.weights_latency = []
                 period_t0 = time.perf_counter()
                 period_cpu0 = time.process_time()
                 period_steps = 0
+
+    def _action_magnitude(self) -> float:
+        """Mean |action| over the actions pushed since the last call."""
+        out = self.action_abs_sum / self.action_abs_count if self.action_abs_count else 0.0
+        self.action_abs_sum, self.action_abs_count = 0.0, 0
+        return out
 
     def _evaluate(self) -> Dict[str, float]:
         assert self.policy is not None

@@ -5,7 +5,8 @@ itself (``bind_to_random_port``: two runs on one box never collide):
 
 - PULL ``transitions``: batches pushed by actors, handed to ``on_transitions``;
 - REP ``requests``: ``hello`` / ``heartbeat`` / ``done``, answered by ``on_request``;
-- PUB ``weights``: the newest policy, published from the training thread.
+- PUB ``weights`` (``CONFLATE``: only the newest frame waits to be sent, so a burst never
+  drops the newest), published from the training thread.
 
 A service thread polls PULL and REP; the PUB socket belongs to the caller's thread (ZeroMQ
 sockets are not thread-safe, so each socket has one owner). A frame that does not decode (a
@@ -53,7 +54,7 @@ class LearnerServer(object):
         self.pull = self.ctx.socket(zmq.PULL)
         self.pub = self.ctx.socket(zmq.PUB)
         self.rep = self.ctx.socket(zmq.REP)
-        self.pub.setsockopt(zmq.SNDHWM, 4)
+        self.pub.setsockopt(zmq.CONFLATE, 1)  # a burst never drops the newest weights
         for s in (self.pull, self.pub, self.rep):
             s.setsockopt(zmq.LINGER, 0)
         addr = "tcp://" + (("[%s]" % host) if ":" in host else host)
