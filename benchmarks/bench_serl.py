@@ -112,6 +112,36 @@ def actor_with_learner(env_id: str, seconds: float, train: bool, overrides: List
     return out
 
 
+def transport_work(obs_dim: int, act_dim: int, steps: int, every: int = 50,
+                   poll_every: int = 25) -> Dict[str, float]:
+    """The actor thread's own CPU per env step (``time.thread_time``: the ZeroMQ I/O thread
+    and the receiving server are not counted) for batching alone, and for batching + encoding
+    + pushing to a real PULL socket + polling the weights socket, as the actor does."""
+    server = LearnerServer("127.0.0.1", lambda m: ("status", {}), lambda m: None).start()
+    link = LearnerLink({k: "tcp://127.0.0.1:%d" % p for k, p in server.ports.items()})
+    obs = np.random.rand(obs_dim).astype(np.float32)
+    act = np.random.rand(act_dim).astype(np.float32)
+    out = {}
+    try:
+        time.sleep(0.5)  # connected
+        for mode in ("batching", "sockets"):
+            rows = Transitions()
+            t0 = time.thread_time()
+            for i in range(1, steps + 1):
+                rows.add(obs, act, obs, 0.0, False, False)
+                if i % every == 0:
+                    batch = rows.take()
+                    if mode == "sockets":
+                        link.push(encode("transitions", {"total_steps": i}, batch))
+                if mode == "sockets" and i % poll_every == 0:
+                    link.recv_weights()
+            out[mode] = (time.thread_time() - t0) / steps * 1e6
+    finally:
+        link.close()
+        server.close()
+    return out
+
+
 # --------------------------------------------------------------------------- 2. broadcast
 
 def broadcast(obs_dim: int, act_dim: int, hidden: List[int], n: int) -> Dict[str, float]:
@@ -280,6 +310,17 @@ def main() -> int:
         table("1. actor env steps/s (%s; medians of 500-step periods; per wall second, and per "
               "CPU second of the actor process)" % args.env,
               ["actor", "actions", "steps/s", "vs alone", "steps/cpu-s", "vs alone"], rows)
+        work = transport_work(105, 8, 2000 if args.quick else 50000)
+        per_step = {"random": 1e6 / alone_r["cpu"], "policy": 1e6 / alone_p["cpu"]}
+        sockets = work["sockets"] - work["batching"]
+        table("1b. the actor thread's CPU per env step (us): the sockets' share",
+              ["work", "us/step", "of a random-action step", "of a policy step"],
+              [["env step + actions (alone, above)", "-", "%.0f" % per_step["random"],
+                "%.0f" % per_step["policy"]],
+               ["batching transitions (both)", "%.1f" % work["batching"], "", ""],
+               ["encode + push + poll weights (transport)", "%.1f" % sockets,
+                "%.1f%%" % (100 * sockets / per_step["random"]),
+                "%.1f%%" % (100 * sockets / per_step["policy"])]])
     if "broadcast" in only:
         n = 20 if args.quick else 300
         rows = []
