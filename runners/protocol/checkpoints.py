@@ -20,7 +20,7 @@ from typing import IO, Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 from .atomic import append_line, atomic_write_with
 from .checkpoint_load import CheckpointLoadError, load_torch_checkpoint
-from .checkpoint_names import DEFAULT_STEM, checkpoint_file_name, natural_key
+from .checkpoint_names import DEFAULT_STEM, STEP_DIGITS, checkpoint_file_name, natural_key
 from .rundir import CKPT_INDEX, NN_DIR, RunPaths
 
 CKPT_FORMAT = "pitwall.ckpt/1"
@@ -106,16 +106,23 @@ def read_index(nn_dir: Union[str, Path]) -> Tuple[Dict[str, IndexEntry], int]:
 def save_checkpoint(run_dir: Union[str, Path], write: Callable[[IO[bytes]], None], step: int,
                     epoch: Optional[int] = None, metrics: Optional[Dict[str, float]] = None,
                     stem: str = DEFAULT_STEM, update_latest: bool = True,
-                    keep_last: int = 0) -> Path:
+                    keep_last: int = 0, digits: int = STEP_DIGITS,
+                    name: Optional[str] = None) -> Path:
     """Save one checkpoint the protocol way; returns the history file's path.
 
     ``write`` receives a binary file object (e.g. ``lambda f: torch.save(obj, f)``).
     ``keep_last`` > 0 deletes the oldest history files beyond that many (never ``latest``).
+    ``name`` replaces ``<stem>_<step>.pth`` by a fixed file name (``final_model.pth``); such a
+    file is replaced on the next save under that name and never pruned.
     """
     paths = RunPaths(run_dir)
     nn_dir = paths.nn_dir
     nn_dir.mkdir(parents=True, exist_ok=True)
-    name = checkpoint_file_name(step, stem)
+    if name is not None and (not name.endswith(".pth") or "/" in name or name.startswith(".")
+                             or name == paths.latest.name):
+        raise ValueError("checkpoint name %r: a plain *.pth file name other than %s"
+                         % (name, paths.latest.name))
+    name = name or checkpoint_file_name(step, stem, digits=digits)
     target = nn_dir / name
     atomic_write_with(target, write)
     if update_latest:
