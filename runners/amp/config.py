@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from runners.params_reader import ParamsReader
+from runners.sdk.params import ParamsReader
 from runners.protocol import RunPaths, read_params
 
 BACKENDS = ("auto", "gymnasium", "locomujoco")

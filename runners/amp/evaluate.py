@@ -1,180 +1,124 @@
-"""``record`` and ``eval``: run one checkpoint, optionally into an mp4 in ``videos/``.
+"""The ``eval`` verb: the seed's ``eval_amp_ppo_jax.py`` on Pitwall's side.
 
-- ``record --episodes N``: N episodes (each cut at ``--max-steps``) rendered offscreen with an
-  overlay; the mp4 is named and indexed (``videos/index.jsonl``) only when complete.
-- ``eval --n-steps N [--deterministic] [--record]``: the seed's ``eval_amp_ppo_jax.py`` on our
-  side: N env steps, resetting after each episode, episode returns printed; ``--record`` writes
-  the whole run as one indexed mp4 (the last, unfinished episode marked ``capped``).
-
-A stop signal ends early; what was recorded so far is kept if it holds a frame.
+``eval --checkpoint FILE --n-steps N [--deterministic] [--record]`` runs one checkpoint for N
+env steps, resetting after each episode, and prints each episode's return and the mean.
+``--record`` writes the whole run as one mp4 in ``videos/`` with the overlay, named and indexed
+(``videos/index.jsonl``) only when complete; the last, unfinished episode is marked ``capped``.
+(``record --episodes N`` is the toolkit's recorder.) A stop signal ends early; what was recorded
+so far is kept if it holds a frame.
 """
 from __future__ import annotations
 
-import sys
 import time
-import warnings
 from pathlib import Path
-from typing import IO, Any, List, Optional, Tuple
+from typing import Any, List, Optional
 
 import numpy as np
 
-from runners.protocol import CheckpointLoadError, latest_link_target, resolve_checkpoint_path
+from runners.protocol import CheckpointLoadError, resolve_checkpoint_path
 from runners.rendering.font import draw_text
-from runners.stop_flag import StopFlag
+from runners.sdk import PlayContext, RunContext
+from runners.sdk.recorder import recording_target
 
-from .config import AmpConfig
-from .playback import LATEST, AmpPlayback
+from .playback import AmpPlayback
 
 
 def checkpoint_arg(run_dir: Path, raw: Optional[str]) -> Path:
-    ckpt = resolve_checkpoint_path(run_dir, str(raw or LATEST))
+    """The file asked for, or what auto mode shows (``nn/latest.pkl``), named by the numbered
+    file it currently is."""
+    if raw:
+        ckpt = resolve_checkpoint_path(run_dir, str(raw))
+    else:
+        from runners.protocol.checkpoint_layout import checkpoint_layout
+
+        target = checkpoint_layout(run_dir).auto_target()
+        if target is None:
+            raise CheckpointLoadError(run_dir, "no checkpoint to evaluate yet")
+        ckpt = target
     if not ckpt.is_file():
         raise CheckpointLoadError(ckpt, "file does not exist")
-    return latest_link_target(ckpt, "latest.pkl") or ckpt
+    from runners.protocol import latest_link_target
+    from runners.protocol.pickle_checkpoints import PICKLE_LATEST
+
+    return latest_link_target(ckpt, PICKLE_LATEST) or recording_target(ckpt)
 
 
-def sizes(args: Any, cfg: AmpConfig) -> Tuple[int, int]:
+def eval_main(ctx: RunContext) -> int:
     from runners.rendering.offscreen import parse_size
 
-    if args.size:
-        w, h = parse_size(args.size, "--size")
-        if w % 2 or h % 2:
-            raise ValueError("--size %s: mp4 needs even width and height" % args.size)
-        return w, h
-    return cfg.play.preview_width, cfg.play.preview_height
-
-
-# imageio-ffmpeg starts ffmpeg with subprocess (fork + exec at once): JAX's warning about
-# forking a multithreaded process does not apply
-warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
-
-
-class Runner(object):
-    """One checkpoint in one env, stepped with an optional recording."""
-
-    def __init__(self, run_dir: Path, cfg: AmpConfig, ckpt: Path, deterministic: bool,
-                 seed: int, record: bool, size: Tuple[int, int], fps: Optional[float],
-                 stop: StopFlag, out: IO[str] = sys.stdout):
-        self.run_dir, self.cfg, self.ckpt = run_dir, cfg, ckpt
-        self.stop, self.out, self.seed = stop, out, seed
-        self.pb = AmpPlayback(run_dir, cfg, deterministic=deterministic, seed=seed)
-        self.env = self.pb.make_env()
-        self.policy, self.step = self.pb.load(ckpt)
-        self.size = size
-        self.rec = None  # type: Any
-        if record:
-            from runners.rendering.video import Recording
-
-            dt = self.pb.dt
-            self.rec = Recording(run_dir, ckpt, self.step, size[0], size[1],
-                                 float(fps or (1.0 / dt if dt else 30.0)), source="record",
-                                 env_id=cfg.env_id)
-
-    def say(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
-
-    def frame(self, episode: int, t: int, ret: float) -> None:
-        if self.rec is None:
-            return
-        f = self.pb.frame(*self.size)
-        draw_text(f, ["%s  step %s" % (self.ckpt.name, self.step),
-                      "episode %d  t %d  return %.1f" % (episode, t, ret)])
-        self.rec.write(f)
-
-    def episode(self, index: int, max_steps: int, settle: int = 0) -> Tuple[float, int, bool]:
-        """(return, length, ended by the env) of one episode from a reset."""
-        obs, _ = self.env.reset(seed=self.seed + index)
-        self.pb.episode_start(self.policy)
-        zero = np.zeros(self.pb.act_dim, dtype=np.float32)
-        for _ in range(settle):
-            obs, _r, te, tr, _ = self.env.step(zero)
-            if te or tr:
-                obs, _ = self.env.reset()
-                break
-        ret, t, done = 0.0, 0, False
-        self.frame(index + 1, t, ret)
-        while not done and t < max_steps and not self.stop.is_set():
-            obs, r, te, tr, _ = self.env.step(self.pb.act(self.policy, obs))
-            ret += float(r)
-            t += 1
-            done = bool(te or tr)
-            self.frame(index + 1, t, ret)
-        if self.rec is not None:
-            self.rec.episode_done(ret, t, capped=not done)
-        return ret, t, done
-
-    def finish(self, t0: float) -> int:
-        try:
-            if self.rec is not None:
-                if self.rec.writer.frames == 0:
-                    self.rec.abort()
-                    self.say("nothing recorded (stopped by %s)" % self.stop.name)
-                else:
-                    e = self.rec.finish()
-                    self.say("recorded videos/%s: %d frames at %.0f fps, %dx%d, returns %s "
-                             "(%.1f s)" % (e.file, e.frames, e.fps, e.width, e.height,
-                                           [round(r, 1) for r in e.returns],
-                                           time.monotonic() - t0))
-        finally:
-            self.pb.close()
-        return 0
-
-    def abort(self) -> None:
-        if self.rec is not None:
-            self.rec.abort()
-        self.pb.close()
-
-
-def record_main(run_dir: Path, cfg: AmpConfig, args: Any, stop: StopFlag) -> int:
-    if args.episodes < 1:
-        raise ValueError("--episodes must be >= 1, found %d" % args.episodes)
-    r = Runner(run_dir, cfg, checkpoint_arg(run_dir, args.checkpoint),
-               deterministic=not args.stochastic, seed=args.seed, record=True,
-               size=sizes(args, cfg), fps=args.fps, stop=stop)
-    t0 = time.monotonic()
-    try:
-        for ep in range(args.episodes):
-            if stop.is_set():
-                break
-            ret, t, done = r.episode(ep, args.max_steps, args.settle_steps)
-            r.say("episode %d/%d: return %.1f, length %d%s"
-                  % (ep + 1, args.episodes, ret, t, "" if done else " (cut)"))
-    except BaseException:
-        r.abort()
-        raise
-    return r.finish(t0)
-
-
-def eval_main(run_dir: Path, cfg: AmpConfig, args: Any, stop: StopFlag) -> int:
+    args, run_dir = ctx.args, ctx.run_dir
     if args.n_steps < 1:
         raise ValueError("--n-steps must be >= 1, found %d" % args.n_steps)
-    r = Runner(run_dir, cfg, checkpoint_arg(run_dir, args.checkpoint),
-               deterministic=args.deterministic, seed=args.seed, record=args.record,
-               size=sizes(args, cfg), fps=args.fps, stop=stop)
-    t0 = time.monotonic()
-    returns = []  # type: List[float]
-    left, ep = args.n_steps, 0
+    size = parse_size(args.size, "--size") if args.size else None
+    if size is not None and (size[0] % 2 or size[1] % 2):
+        raise ValueError("--size %s: mp4 needs even width and height" % args.size)
+    ckpt = checkpoint_arg(run_dir, args.checkpoint)
+    pb = AmpPlayback(PlayContext(run_dir, ctx.config, "record", "none", size, ctx.say),
+                     deterministic=args.deterministic, seed=args.seed)
+    rec = None  # type: Any
     try:
-        r.say("Evaluating %s (step %s) on %s for %d steps, %s"
-              % (r.ckpt, r.step, cfg.env_id, args.n_steps,
-                 "deterministic" if args.deterministic else "stochastic"))
-        while left > 0 and not stop.is_set():
-            ret, t, done = r.episode(ep, left)
+        policy, step = pb.load(ckpt)
+        env = pb.make_env()
+        if args.record:
+            from runners.rendering.video import Recording
+
+            f = pb.frame()
+            rec = Recording(run_dir, ckpt, step, f.shape[1] - f.shape[1] % 2,
+                            f.shape[0] - f.shape[0] % 2,
+                            float(args.fps or (1.0 / pb.dt if pb.dt else 30.0)),
+                            source="record", env_id=ctx.config.env_id)
+        ctx.say("Evaluating %s (step %s) on %s for %d steps, %s"
+                % (ckpt, step, ctx.config.env_id, args.n_steps,
+                   "deterministic" if args.deterministic else "stochastic"))
+        returns = []  # type: List[float]
+        t0 = time.monotonic()
+        left, ep = args.n_steps, 0
+        while left > 0 and not ctx.stop.is_set():
+            obs, _ = env.reset(seed=args.seed + ep)
+            ret, t, done = 0.0, 0, False
+            _frame(pb, rec, ckpt, step, ep, t, ret)
+            while not done and t < left and not ctx.stop.is_set():
+                obs, r, te, tr, _ = env.step(pb.act(policy, obs))
+                ret += float(r)
+                t += 1
+                done = bool(te or tr)
+                _frame(pb, rec, ckpt, step, ep, t, ret)
             left -= t
             ep += 1
+            if rec is not None:
+                rec.episode_done(ret, t, capped=not done)
             if done:
                 returns.append(ret)
-                r.say("episode %d: return %.3f, length %d" % (ep, ret, t))
-    except BaseException:
-        r.abort()
-        raise
-    if returns:
-        r.say("mean episode return %.3f over %d episodes" % (float(np.mean(returns)),
-                                                            len(returns)))
-    else:
-        r.say("no episode ended within %d steps" % args.n_steps)
-    return r.finish(t0)
+                ctx.say("episode %d: return %.3f, length %d" % (ep, ret, t))
+        if returns:
+            ctx.say("mean episode return %.3f over %d episodes"
+                    % (float(np.mean(returns)), len(returns)))
+        else:
+            ctx.say("no episode ended within %d steps" % args.n_steps)
+        if rec is not None:
+            if rec.writer.frames == 0:
+                rec.abort()
+            else:
+                e = rec.finish()
+                ctx.say("recorded videos/%s: %d frames at %.0f fps, %dx%d (%.1f s)"
+                        % (e.file, e.frames, e.fps, e.width, e.height, time.monotonic() - t0))
+            rec = None
+        return 0
+    finally:
+        if rec is not None:
+            rec.abort()
+        pb.close()
 
 
-__all__ = ["eval_main", "record_main"]
+def _frame(pb: AmpPlayback, rec: Any, ckpt: Path, step: Optional[int], ep: int, t: int,
+           ret: float) -> None:
+    if rec is None:
+        return
+    f = np.array(pb.frame(), dtype=np.uint8, copy=True)
+    f = np.ascontiguousarray(f[:rec.writer.height, :rec.writer.width])
+    draw_text(f, ["%s  step %s" % (ckpt.name, step),
+                  "episode %d  t %d  return %.1f" % (ep + 1, t, ret)])
+    rec.write(f)
+
+
+__all__ = ["checkpoint_arg", "eval_main"]

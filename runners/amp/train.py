@@ -37,7 +37,7 @@ import numpy as np
 from runners.protocol import CheckpointLoadError, MetricWriter, RunPaths
 from runners.protocol.atomic import atomic_write_bytes
 from runners.protocol.pickle_checkpoints import save_named_pickle, save_pickle_checkpoint
-from runners.stop_flag import StopFlag
+from runners.sdk.stop_flag import StopFlag
 
 from .checkpoint import BEST_NAME, STEM, build_payload, read_payload, restore_arrays
 from .config import AmpConfig, results_dir

@@ -20,7 +20,8 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 from .atomic import append_line, atomic_write_with
 from .checkpoint_load import CheckpointLoadError
-from .checkpoints import STEP_DIGITS, IndexEntry, _replace_latest
+from .checkpoint_names import STEP_DIGITS, checkpoint_file_name
+from .checkpoints import IndexEntry, _replace_latest
 from .rundir import CKPT_INDEX, RunPaths
 from .safe_pickle import dump_bytes, jax_checkpoint_allow_list, safe_load
 
@@ -29,7 +30,7 @@ PICKLE_LATEST = "latest" + PICKLE_SUFFIX
 
 
 def pickle_file_name(step: int, stem: str) -> str:
-    return "%s_%0*d%s" % (stem, STEP_DIGITS, int(step), PICKLE_SUFFIX)
+    return checkpoint_file_name(step, stem, PICKLE_SUFFIX)
 
 
 def _index_line(nn_dir: Path, name: str, step: int, epoch: Optional[int],
