@@ -180,13 +180,33 @@ def write_reference(path: Union[str, Path], arrays: Dict[str, Any]) -> Path:
     return path
 
 
-def main(env_id: str, out: Union[str, Path], seconds: float = 8.0) -> int:
-    arrays = make_reference(env_id, seconds)
-    path = write_reference(out, arrays)
+def main(argv: Any = None) -> int:
+    """``python -m runners.amp.reference_motion --env-id Walker2d-v5 --out gait.npz``"""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m runners.amp.reference_motion",
+                                description="Write a scripted-gait reference motion (.npz in "
+                                            "LocoMuJoCo's Trajectory layout).")
+    p.add_argument("--env-id", required=True,
+                   help="a gymnasium walker: %s" % ", ".join("%s-v5" % g for g in sorted(GAITS)))
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seconds", type=float, default=8.0, help="length of each of the 3 clips")
+    args = p.parse_args(argv)
+    try:
+        arrays = make_reference(args.env_id, args.seconds)
+    except ValueError as e:
+        print("error: %s" % e, file=sys.stderr, flush=True)
+        return 2
+    path = write_reference(args.out, arrays)
     print("wrote %s: %d frames of %s at %.1f Hz in %d clips (scripted gait)"
-          % (path, len(arrays["qpos"]), env_id, float(arrays["frequency"]),
+          % (path, len(arrays["qpos"]), args.env_id, float(arrays["frequency"]),
              len(arrays["split_points"]) - 1), flush=True)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
 
 
 __all__ = ["GAITS", "gait_for", "main", "make_reference", "scripted_clip", "write_reference"]

@@ -65,7 +65,16 @@ def basic_allow_list() -> Dict[str, Any]:
     return {"builtins.set": set, "builtins.frozenset": frozenset,
             "builtins.complex": complex, "builtins.bytearray": bytearray,
             "builtins.slice": slice, "collections.OrderedDict": collections.OrderedDict,
-            "_codecs.encode": _codecs_encode}
+            "_codecs.encode": _codecs_encode, "builtins.bytes": _bytes}
+
+
+def _bytes(*args: Any) -> bytes:
+    """Protocol 2 pickles ``b""`` as ``bytes()``: only that (and a copy of bytes)."""
+    if not args:
+        return b""
+    if len(args) == 1 and isinstance(args[0], (bytes, bytearray)):
+        return bytes(args[0])
+    raise pickle.UnpicklingError("bytes(...) only without arguments or from bytes")
 
 
 def _codecs_encode(text: Any, encoding: str = "utf-8") -> bytes:

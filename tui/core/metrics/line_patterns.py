@@ -27,15 +27,23 @@ PRESETS: dict[str, list[LinePattern]] = {
         tags={"fps_step": "performance/step_fps", "fps_inference": "performance/step_inference_fps",
               "fps_total": "performance/total_fps", "epoch": "info/epoch"},
     )],
-    # [12/3000] samples=196608 reward=0.12 ep_r=45.6 disc_r=0.78 actor=-0.01 value=0.34
-    #   disc=0.69 kl=0.011 clip=0.15 12345 samples/s 1.23 s/iter      (SkeletonSteering AMP-PPO)
+    # [12/3000] samples=196608 reward=0.123 ep_r=45.600 disc_r=0.780 actor=-0.0100
+    #   value=0.3400 disc=0.6900 kl=0.0110 clip=0.150 12345 samples/s 1.23s/iter
+    # (SkeletonSteering's train_amp_ppo_jax.py and Pitwall's amp runner; "ep_r=" only when an
+    # episode ended; no space before "s/iter"). The step is the sample count and the names
+    # are the seed's TensorBoard tags, so the log and tensorboard/ give the same curves.
     "skeleton_steering": [LinePattern(
-        regex=r"^\s*\[(?P<iteration>\d+)/\d+\]"
-              r"(?:(?=.*?(?P<samples_per_s>%s)\s+samples/s))?"
-              r"(?:(?=.*?(?P<s_per_iter>%s)\s+s/iter))?" % (NUM, NUM),
-        step_group="iteration",
-        tags={"samples_per_s": "perf/samples_per_s", "s_per_iter": "perf/s_per_iter"},
-        kv=_KV,
+        regex=(r"^\s*\[(?P<iteration>\d+)/\d+\]\s+samples=(?P<samples>\d+)\s+"
+               r"reward=(?P<reward>{n})\s+(?:ep_r=(?P<ep_r>{n})\s+)?disc_r=(?P<disc_r>{n})\s+"
+               r"actor=(?P<actor>{n})\s+value=(?P<value>{n})\s+disc=(?P<disc>{n})\s+"
+               r"kl=(?P<kl>{n})\s+clip=(?P<clip>{n})\s+(?P<samples_per_s>{n})\s+samples/s\s+"
+               r"(?P<iter_time_s>{n})\s*s/iter").format(n="(?:%s)" % NUM),
+        step_group="samples",
+        tags={"iteration": "train/iteration", "samples_per_s": "perf/samples_per_s",
+              "iter_time_s": "perf/iter_time_s", "reward": "reward/total_mean",
+              "ep_r": "reward/episode_mean", "disc_r": "reward/disc_mean",
+              "actor": "loss/actor", "value": "loss/value", "disc": "loss/disc",
+              "kl": "stats/approx_kl", "clip": "stats/clip_frac"},
     )],
     # Step 12000: critic_loss=0.123, actor_loss=-4.5, temperature=0.01     (hybrid SAC learner)
     "hybrid_sac": [LinePattern(
