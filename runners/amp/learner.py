@@ -178,8 +178,11 @@ class Learner(object):
 
         ld, la = d_apply(nd), d_apply(na)
         bce = 0.5 * (_bce_logits(la, 0.0) + _bce_logits(ld, 1.0))
-        grads = jax.grad(lambda x: jnp.sum(d_apply(x)))(nd)   # per sample: rows independent
-        gp = jnp.mean(jnp.sum(jnp.square(grads), axis=-1))
+        if c.disc.grad_penalty > 0:   # (traced only when used: a second-order pass)
+            grads = jax.grad(lambda x: jnp.sum(d_apply(x)))(nd)   # rows are independent
+            gp = jnp.mean(jnp.sum(jnp.square(grads), axis=-1))
+        else:
+            gp = jnp.zeros(())
         disc_loss = bce + c.disc.grad_penalty * gp
         total = actor_loss + value_loss + c.disc.loss_weight * disc_loss
         entropy = jnp.sum(self.log_std + 0.5 * jnp.log(2.0 * jnp.pi * jnp.e))
