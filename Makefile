@@ -9,9 +9,9 @@ run:
 	.venv/bin/pitwall
 
 test:
-	scripts/setup.sh mujoco,dev,rlgames
+	scripts/setup.sh mujoco,dev,rlgames,jax
 	.venv/bin/python -m pytest -q --durations=15
 
 bench:
-	scripts/setup.sh mujoco,dev,rlgames,bench
+	scripts/setup.sh mujoco,dev,rlgames,jax,bench
 	for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done

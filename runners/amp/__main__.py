@@ -97,7 +97,7 @@ def _eval_arguments(p: argparse.ArgumentParser) -> None:
 
 BACKEND = Backend(
     name="amp",
-    description="AMP + PPO in JAX (flax, optax) on MuJoCo walkers: LocoMuJoCo 1.x envs when "
+    description="AMP + PPO in JAX (optax) on MuJoCo walkers: LocoMuJoCo 1.x envs when "
                 "installed, gymnasium walkers (Walker2d-v5, Humanoid-v5) with a reference "
                 "motion otherwise; SkeletonSteering's pickles, TensorBoard tags and stdout.",
     config=_config, train=_train, playback=_playback, settings=_settings,

@@ -74,7 +74,7 @@ class Learner(object):
         self.models = build_models(cfg.model, act_dim)
         self.key = jax.random.PRNGKey(seed)
         self.key, k = jax.random.split(self.key)
-        # one compiled init (flax's eager init compiles every op on its own: seconds)
+        # one compiled init (an eager init compiles every op on its own: seconds)
         params = jax.jit(lambda key: init_params(key, self.models, obs_dim, disc_dim))(k)
         self.optimizer = make_optimizer(cfg, params)
         self.action_mean = jnp.asarray(0.5 * (act_high + act_low), jnp.float32)

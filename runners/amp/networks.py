@@ -1,10 +1,12 @@
-"""The actor, critic and discriminator MLPs (flax), and running normalizers (JAX pytrees).
+"""The actor, critic and discriminator MLPs (plain JAX), and running normalizers (pytrees).
 
-The parameter trees have the seed's layout (``Dense_0`` ... ``Dense_n``, each ``kernel`` and
-``bias``), so ``params{actor, critic, disc}`` of a SkeletonSteering pickle and of ours load into
-the same modules. The policy is a Gaussian with a FIXED standard deviation
-(``model.action_std``, in normalized action units), as in the seed: actions are
-``(mean + noise * std) * action_std + action_mean`` with ``action_mean``/``action_std`` the
+The parameter trees have flax's ``nn.Dense`` layout, which is the seed's (``Dense_0`` ...
+``Dense_n``, each ``kernel`` (in, out) and ``bias``), so ``params{actor, critic, disc}`` of a
+SkeletonSteering pickle and of ours load into the same networks, and the seed's flax ``MLP``
+applies to ours. Plain JAX rather than flax: flax imports rich at import time, and nothing under
+``runners/`` may (``tests/test_architecture.py``). The policy is a Gaussian with a FIXED
+standard deviation (``model.action_std``, in normalized action units), as in the seed: actions
+are ``(mean + noise * std) * action_std + action_mean`` with ``action_mean``/``action_std`` the
 centre and half-range of the env's action box.
 """
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any, Dict, NamedTuple, Sequence, Tuple, Union
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import linen as nn
 
 from runners.protocol import CheckpointLoadError
 
@@ -25,25 +26,41 @@ from .config import ModelConfig
 ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "swish": jax.nn.swish}
 
 
-def symmetric_uniform(scale: float):
-    """Output-layer init: U(-scale, scale) (small actor outputs at start)."""
-    def init(key: Any, shape: Sequence[int], dtype: Any = jnp.float32) -> jnp.ndarray:
-        return jax.random.uniform(key, shape, dtype, -scale, scale)
-    return init
+class MLP(object):
+    """Dense layers with an activation between them; ``init``/``apply`` as flax's (a
+    ``{"params": ...}`` dict in and out). Hidden kernels start LeCun-normal (flax's default),
+    the output kernel uniform in ``[-out_init_scale, out_init_scale]``, biases at zero."""
 
+    def __init__(self, hidden_dims: Sequence[int], out_dim: int, activation: str = "relu",
+                 out_init_scale: float = 1.0):
+        self.hidden_dims = tuple(int(h) for h in hidden_dims)
+        self.out_dim = int(out_dim)
+        self.activation = activation
+        self.out_init_scale = float(out_init_scale)
 
-class MLP(nn.Module):
-    hidden_dims: Sequence[int]
-    out_dim: int
-    activation: str = "relu"
-    out_init_scale: float = 1.0
+    def init(self, key: Any, x: jnp.ndarray) -> Dict[str, Any]:
+        dims = [int(x.shape[-1])] + list(self.hidden_dims) + [self.out_dim]
+        keys = jax.random.split(key, len(dims) - 1)
+        params = {}
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            if i < len(dims) - 2:
+                kernel = jax.nn.initializers.lecun_normal()(keys[i], (a, b), jnp.float32)
+            else:
+                s = self.out_init_scale
+                kernel = jax.random.uniform(keys[i], (a, b), jnp.float32, -s, s)
+            params["Dense_%d" % i] = {"kernel": kernel, "bias": jnp.zeros((b,), jnp.float32)}
+        return {"params": params}
 
-    @nn.compact
-    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    def apply(self, variables: Dict[str, Any], x: jnp.ndarray) -> jnp.ndarray:
+        p = variables["params"]
         act = ACTIVATIONS[self.activation]
-        for width in self.hidden_dims:
-            x = act(nn.Dense(int(width))(x))
-        return nn.Dense(self.out_dim, kernel_init=symmetric_uniform(self.out_init_scale))(x)
+        n = len(self.hidden_dims) + 1
+        for i in range(n):
+            layer = p["Dense_%d" % i]
+            x = x @ layer["kernel"] + layer["bias"]
+            if i < n - 1:
+                x = act(x)
+        return x
 
 
 class Models(NamedTuple):

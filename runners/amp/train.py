@@ -51,6 +51,23 @@ from .rollout import Collector, Rollout
 CONF_NAME = "amp_ppo_jax_conf.yaml"
 
 
+def import_tensorboardx() -> Any:
+    """tensorboardX's writer, without torch: tensorboardX imports torch whenever it can (only to
+    accept torch tensors, which we never give it), which costs seconds in every JAX process of
+    an environment that also has torch."""
+    if "torch" in sys.modules:
+        from tensorboardX import SummaryWriter
+
+        return SummaryWriter
+    sys.modules["torch"] = None  # type: ignore[assignment]   # "import torch" -> ImportError
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return SummaryWriter
+
+
 class Trainer(object):
     def __init__(self, run_dir: Union[str, Path], cfg: AmpConfig, role: str = "train",
                  stop: Optional[StopFlag] = None, resume: Optional[Union[str, Path]] = None,
@@ -245,7 +262,7 @@ class Trainer(object):
         if not self.cfg.train.tensorboard:
             return None
         try:
-            from tensorboardX import SummaryWriter
+            SummaryWriter = import_tensorboardx()
         except ImportError:
             self.say("warning: tensorboardX is not installed: no TensorBoard files (install "
                      "pitwall[jax])")
