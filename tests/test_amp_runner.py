@@ -41,10 +41,10 @@ from tui.core.profiles import resolve_profile  # noqa: E402
 PROFILE = "locomujoco/walker2d_amp"
 # 4 envs x 128 steps = 512 samples an iteration, 4 iterations, small nets
 SMALL = ["ppo.total_timesteps=2048", "ppo.num_envs=4", "ppo.steps_per_iter=128",
-         "ppo.update_epochs=2", "ppo.minibatch_size=256", "model.actor_hidden_layers=[32,32]",
+         "ppo.update_epochs=4", "ppo.minibatch_size=256", "model.actor_hidden_layers=[32,32]",
          "model.critic_hidden_layers=[32,32]", "model.disc_hidden_layers=[32,32]",
-         "disc.batch_size=128", "disc.buffer_size=1024", "disc.replay_samples=128",
-         "train.save_interval=2"]
+         "model.disc_init_scale=0.1", "optim.learning_rate=0.001", "disc.batch_size=128",
+         "disc.buffer_size=1024", "disc.replay_samples=128", "train.save_interval=2"]
 LINE = re.compile(r"^\[(\d+)/(\d+)\] samples=(\d+) reward=-?\d+\.\d{3} (?:ep_r=-?\d+\.\d{3} )?"
                   r"disc_r=-?\d+\.\d{3} actor=-?\d+\.\d{4} value=-?\d+\.\d{4} "
                   r"disc=-?\d+\.\d{4} kl=-?\d+\.\d{4} clip=-?\d+\.\d{3} \d+ samples/s "
