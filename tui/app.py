@@ -329,7 +329,15 @@ class PitwallApp(App[int]):
                                      % (started.viewer_id, path.name, where)))
 
     def choose_display_and_start_viewer(self, path: Path) -> None:
-        """``v``: find and probe the displays, let the user pick one (or none), start."""
+        """``v``: find and probe the displays, let the user pick one (or none), start. A
+        backend that opens no window starts headless at once, saying why."""
+        from tui.core.viewers import window_unavailable
+
+        why = window_unavailable(Path(path))
+        if why is not None:
+            self.notify("%s: the viewer runs headless (tab 5 shows its frames)" % why)
+            self.start_viewer(Path(path), "none")
+            return
         self._probe_displays(Path(path))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="displays")
@@ -350,8 +358,16 @@ class PitwallApp(App[int]):
         self.push_screen(DisplayPickerScreen(msg.results, remembered=msg.remembered), chosen)
 
     def ask_record(self, path: Path, checkpoint: str) -> None:
-        """Ask how many episodes, then record them from ``checkpoint`` (a file of nn/)."""
+        """Ask how many episodes, then record them from ``checkpoint`` (a file of nn/); a
+        backend that cannot record says why instead."""
+        from tui.core.videos import record_unavailable
+
         from .screens.record import RecordScreen
+
+        why = record_unavailable(Path(path))
+        if why is not None:
+            self.notify("Record video: %s" % why, severity="warning")
+            return
 
         def answered(episodes: int | None) -> None:
             if episodes:

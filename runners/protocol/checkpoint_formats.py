@@ -112,6 +112,10 @@ class CheckpointFormat:
     def complete(self, path: PathLike) -> Optional[bool]:
         return self.check(path)
 
+    def temporary(self, name: str) -> bool:
+        """A name the writer uses only while writing (renamed when complete)."""
+        return self.directory and ORBAX_TMP in name
+
     def usable(self, path: PathLike) -> bool:
         """A file (or, for directory formats, a directory) that could be loaded: never a FIFO,
         socket or device."""

@@ -53,8 +53,10 @@ def _entries(nn_dir: Path, pattern: str, fmt: Optional[CheckpointFormat]) -> Lis
         except OSError:
             continue
         want_dir = fmt is not None and fmt.directory
-        if (stat.S_ISDIR(st.st_mode) if want_dir else not stat.S_ISREG(st.st_mode)):
+        if not (stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode)):
             continue   # never a FIFO, socket or device; directories only for directory formats
+        if fmt is not None and fmt.temporary(name):
+            continue   # a writer's temporary name (renamed once complete)
         e = index.get(name)
         out.append(CheckpointInfo(
             name=name, path=p, size=st.st_size, mtime=st.st_mtime,

@@ -105,10 +105,10 @@ class CheckpointFollower(Generic[T]):
             self._heartbeat(now)
             return None
         self._last_poll = now
+        self._read_state_if_changed()          # first: a load for an older request is stale
         loaded = self._finish(done) if done is not None else None
-        self._read_state_if_changed()
         target = self._target(now)
-        if target is not None and loaded is None:
+        if target is not None:
             self._maybe_load(target, now)
         if self._pending_request and target is not None and not self._waiting_on(target):
             # answered without a load (e.g. the request names what is already shown)
@@ -175,8 +175,13 @@ class CheckpointFollower(Generic[T]):
             return  # no state file: default auto (or keep the last request)
         try:
             st = read_state(self.paths.root)
-        except Exception as e:   # garbage, too deep, too big: keep the policy, say why
+        except ProtocolError as e:   # garbage, too deep, too big: keep the policy, say why
             self.status.error = "state file refused: %s" % e
+            self._ack()
+            return
+        except Exception as e:       # whatever else a reader raises: the same
+            self.status.error = "state file refused: %s: %s: %s" % (
+                self.paths.state_file, type(e).__name__, e)
             self._ack()
             return
         if st is None:

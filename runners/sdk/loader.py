@@ -47,9 +47,10 @@ class Loader(object):
             self._cv.notify()
 
     def busy_with(self, path: Path, signature: Optional[FileSignature] = None) -> bool:
-        """True while ``path`` (at ``signature``, if given) is queued or loading."""
+        """True while ``path`` (at ``signature``, if given) is queued, loading, or loaded but
+        not yet taken by :meth:`result`."""
         with self._cv:
-            for job in (self._queued, self._running):
+            for job in (self._queued, self._running, self._done):
                 if job is not None and job.path == path and \
                         (signature is None or job.signature == signature):
                     return True

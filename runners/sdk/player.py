@@ -289,7 +289,8 @@ class Player(object):
         if limit <= 0 or self.display.kind != "none" or now - self._idle_checked < IDLE_CHECK_S:
             return False
         self._idle_checked = now
-        last = max(self._started_wall, preview_watched_at(self.run_dir, self.viewer_id) or 0.0,
+        out = self.follower.paths.root      # frames, acks and the watch mark live here
+        last = max(self._started_wall, preview_watched_at(out, self.viewer_id) or 0.0,
                    self.follower.last_request_time())
         if time.time() - last < limit:
             return False
