@@ -15,6 +15,9 @@ from .checkpoints import (CKPT_FORMAT, CheckpointLoadError, FileSignature, Index
                           file_signature, load_torch_checkpoint, read_index, save_checkpoint,
                           save_torch_checkpoint)
 from .errors import ProtocolError
+from .launchers import (NodeRecord, QueueEntry, SlurmJob, add_slurm_job, new_queue_entry,
+                        queue_lock, read_node_record, read_queue_entry, read_slurm_jobs,
+                        write_node_record, write_queue_entry)
 from .metrics import MetricRecord, MetricWriter, parse_metric_line
 from .preview import (PREVIEW_FORMAT, PngError, PreviewFrame, decode_png, encode_png,
                       list_previews, parse_preview, read_preview, write_preview)

@@ -14,7 +14,7 @@ from runners.protocol.rundir import RunPaths
 
 from tui import __version__
 
-from .backend_check import check_backend
+from .backend_check import CheckResult, check_backend
 from .process_specs import RELAY_ROLE, SpecSource, relay_spec, train_spec
 from .profiles import ProfileError, ResolvedProfile, resolve_profile
 from .role_starter import log_event
@@ -77,9 +77,21 @@ def launch(profile_ref: str, overrides: list[str] | None = None, runs_root: Path
 
 def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
                     wait: float = 10.0) -> LaunchResult:
+    run_dir, record = prepare_run(rp, runs_root)
+    return start_prepared(run_dir, record, wait)
+
+
+def prepare_run(rp: ResolvedProfile, runs_root: Path | None = None, sweep_id: str = "",
+                launcher: dict[str, Any] | None = None,
+                checked: CheckResult | None = None) -> tuple[Path, RunRecord]:
+    """Create the run directory and its ``run.json``; start nothing (the queue, Slurm or
+    :func:`start_prepared` does). Raises ProfileError, leaving no directory behind.
+    ``checked``: the runner's verdict when the caller asked already (a sweep asks for all its
+    runs at once)."""
     root = (runs_root or default_runs_root()).absolute()
     experiment = rp.experiment
-    checked = check_backend(rp, root)        # the runner refuses bad params: nothing created
+    if checked is None:
+        checked = check_backend(rp, root)    # the runner refuses bad params: nothing created
     run_dir = create_run_dir(root, experiment)
     try:
         specs = build_process_specs(rp, run_dir)
@@ -92,16 +104,25 @@ def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
         overrides=list(rp.overrides), profile=rp.profile.model_dump(mode="json"),
         git=git_info(_code_dir(rp, specs, run_dir)), pitwall_version=__version__,
         capabilities=checked.capabilities.to_dict() if checked.capabilities else {},
+        sweep_id=sweep_id, launcher=dict(launcher or {"kind": "local"}),
     )
     write_run_record(run_dir, record)
-    log_event(run_dir, "launched profile %s %s by pid %d"
-              % (rp.name, " ".join(rp.overrides), os.getpid()))
+    log_event(run_dir, "launched profile %s %s by pid %d%s"
+              % (rp.name, " ".join(rp.overrides), os.getpid(),
+                 " (sweep %s)" % sweep_id if sweep_id else ""))
     for w in checked.warnings:
         log_event(run_dir, "warning: %s" % w)
-    starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir)),
+    return run_dir, record
+
+
+def start_prepared(run_dir: Path, record: RunRecord, wait: float = 10.0,
+                   env: dict[str, str] | None = None) -> LaunchResult:
+    """Start the roles of a prepared run through a detached role starter."""
+    extra = [a for k, v in (env or {}).items() for a in ("--env", "%s=%s" % (k, v))]
+    starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir), *extra),
                              RunPaths(run_dir).pitwall_log, cwd=run_dir)
     if wait > 0:
-        wait_started(run_dir, specs[0].role, starter, wait)
+        wait_started(run_dir, record.processes[0].role, starter, wait)
     return LaunchResult(run_dir, record, starter.pid)
 
 

@@ -17,11 +17,14 @@ from pathlib import Path
 from runners.protocol import (ProcRecord, ProtocolError, RunRecord, StarterRecord,
                               list_proc_roles, parse_run_dir_name, read_proc_record,
                               read_run_record, read_starter_record, read_stop_request)
+from runners.protocol.launchers import QUEUE_FILE, SLURM_JOBS_FILE
 from runners.protocol.rundir import RUN_JSON, RunPaths
 
 from .liveness import is_alive, is_local
 
-RUN_STATES = ("starting", "running", "finished", "failed", "stopped", "lost", "invalid")
+RUN_STATES = ("queued", "starting", "running", "finished", "failed", "stopped", "lost",
+              "invalid")
+LIVE_RUN_STATES = ("queued", "starting", "running")
 LIVE_ROLE_STATES = ("starting", "running")
 START_GRACE_S = 30.0  # a fresh run whose starter has not written its record yet is "starting"
 
@@ -35,6 +38,7 @@ class RoleState:
     role: str
     kind: str
     state: str    # starting | running | finished | failed | stopped | lost | unknown | pending
+    #               | queued (the run waits in the local queue or in Slurm's)
     record: ProcRecord | None = None
     error: str | None = None
 
@@ -74,10 +78,15 @@ class RunInfo:
     viewers: list[RoleState] = field(default_factory=list)
     error: str | None = None
     exit_code: int | None = None
+    detail: str | None = None      # the launcher's words: "pending (Resources)", "timeout" ...
 
     @property
     def live(self) -> bool:
-        return self.status in ("starting", "running")
+        return self.status in LIVE_RUN_STATES
+
+    @property
+    def sweep_id(self) -> str:
+        return self.record.sweep_id if self.record else ""
 
     @property
     def experiment(self) -> str:
@@ -108,6 +117,8 @@ class RunInfo:
         return None
 
     def status_text(self) -> str:
+        if self.detail:
+            return self.detail
         if self.status == "failed" and self.exit_code is not None:
             return "failed (%d)" % self.exit_code
         return self.status
@@ -215,7 +226,16 @@ def load_run(path: Path, record: RunRecord | None = None) -> RunInfo:
     status, code = aggregate(roles)
     error = next((r.error or (r.record.error if r.record else None)
                   for r in roles if r.state in ("failed", "lost")), None)
-    return RunInfo(path, name, status, record, roles, viewers, error, code)
+    info = RunInfo(path, name, status, record, roles, viewers, error, code)
+    if record.launcher_kind == "slurm":
+        from .slurm.run_status import apply_slurm_status
+
+        apply_slurm_status(info)
+    elif os.path.exists(os.path.join(path, "procs", QUEUE_FILE)):
+        from .queue_status import apply_queue_status
+
+        apply_queue_status(info)
+    return info
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -244,6 +264,15 @@ def list_run_dirs(root: Path) -> list[Path]:
         return []
 
 
+def _prefetch_slurm_states(paths: list[Path]) -> None:
+    """Ask Slurm about the jobs of all these runs in one squeue (+ one sacct) call."""
+    slurm = [p for p in paths if os.path.exists(os.path.join(p, "procs", SLURM_JOBS_FILE))]
+    if slurm:
+        from .slurm.run_status import prefetch
+
+        prefetch(slurm)
+
+
 def sort_key(info: RunInfo) -> tuple[_dt.datetime, str]:
     return info.created or _dt.datetime.min, info.name
 
@@ -260,12 +289,17 @@ class Registry:
         with self._lock:
             seen = set()
             out = []
+            plan = []
             for path in list_run_dirs(self.root):
-                seen.add(path)
                 sig = _signature(path)
                 cached = self._cache.get(path)
-                if cached is not None and cached[0] == sig and not cached[1].live \
-                        and not any(v.alive for v in cached[1].viewers):
+                plan.append((path, sig, cached, cached is not None and cached[0] == sig
+                             and not cached[1].live
+                             and not any(v.alive for v in cached[1].viewers)))
+            _prefetch_slurm_states([path for path, _, _, reuse in plan if not reuse])
+            for path, sig, cached, reuse in plan:
+                seen.add(path)
+                if reuse:
                     info = cached[1]
                 else:
                     # a live run's processes are checked again; run.json is parsed again

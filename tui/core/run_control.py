@@ -56,6 +56,10 @@ def stop_run(run_dir: Path, roles: list[str] | None = None, kill: bool = False,
     order = [p.role for p in sorted(record.processes, key=lambda p: p.order, reverse=True)]
     targets = order if roles is None else [r for r in order if r in roles] + \
         [r for r in roles if r not in known]
+    if record.launcher_kind == "slurm" and any(r in known for r in targets):
+        return _stop_slurm(run_dir, record, targets, known, kill, reason, progress)
+    if any(r in known for r in targets) and _cancel_queued(run_dir, progress):
+        return [StopOutcome(r, False, "cancelled", None, None) for r in targets if r in known]
     _wait_for_starter(run_dir, progress)
     outcomes = []
     for role in targets:
@@ -64,6 +68,32 @@ def stop_run(run_dir: Path, roles: list[str] | None = None, kill: bool = False,
                         progress=progress)
         outcomes.append(out)
     return outcomes
+
+
+def _stop_slurm(run_dir: Path, record: RunRecord, targets: list[str], known: set[str],
+                kill: bool, reason: str, progress: Progress) -> list[StopOutcome]:
+    """The roles of a Slurm run share one job: they stop together, through Slurm; its
+    viewers (local processes) stop as usual."""
+    from .slurm.control import stop_job
+
+    if set(known) - set(targets):
+        raise ControlError("%s runs as one Slurm job: its roles stop together (leave out "
+                           "--role, or name them all: %s)" % (record.name,
+                                                               ", ".join(sorted(known))))
+    outcomes = stop_job(run_dir, record, kill=kill, reason=reason, progress=progress)
+    viewers = [r for r in targets if r not in known]
+    if viewers:
+        outcomes += stop_run(run_dir, viewers, kill=kill, reason=reason, progress=progress)
+    return outcomes
+
+
+def _cancel_queued(run_dir: Path, progress: Progress) -> bool:
+    from .queue_state import cancel
+
+    if cancel(run_dir):
+        progress("cancelled in the queue (it had not started)")
+        return True
+    return False
 
 
 def _wait_for_starter(run_dir: Path, progress: Progress, timeout: float = 30.0) -> None:
@@ -143,10 +173,22 @@ def start_adhoc_detached(run_dir: Path, spec: ProcessSpec) -> subprocess.Popen:
 
 
 def restart(run_dir: Path, roles: list[str] | None = None,
-            progress: Progress = lambda s: None) -> subprocess.Popen:
-    """Stop the roles (all by default), then start them again in order (attempt + 1)."""
+            progress: Progress = lambda s: None) -> subprocess.Popen | None:
+    """Stop the roles (all by default), then start them again in order (attempt + 1).
+
+    Returns the detached starter to wait for; None for a Slurm run (a new job was submitted).
+    """
     record = read_run_record(run_dir)
     info = load_run(run_dir)
+    if record.launcher_kind == "slurm" and (not roles or any(record.process(r)
+                                                             for r in roles)):
+        from .slurm.control import restart_job
+
+        if roles and sorted(roles) != sorted(p.role for p in record.processes):
+            raise ControlError("%s runs as one Slurm job: restart it as a whole (leave out "
+                               "--role), or restart its viewers alone" % record.name)
+        restart_job(run_dir, record, progress)
+        return None   # the new job is submitted: nothing left to wait for
     viewer_roles = [r for r in (roles or []) if record.process(r) is None]
     train_roles = [r for r in (roles or [p.role for p in record.processes])
                    if record.process(r) is not None]
@@ -191,6 +233,8 @@ def delete_run(run_dir: Path) -> None:
     st = read_starter_record(run_dir)
     if st is not None and st.finished_at is None and is_alive(st.pid, st.create_time):
         alive.append("(its starter)")
+    if info.live and not alive:
+        alive.append("(%s)" % info.status_text())
     if alive:
         raise ControlError("%s still has live processes: %s; stop it first"
                            % (run_dir.name, ", ".join(alive)))
@@ -200,14 +244,20 @@ def delete_run(run_dir: Path) -> None:
 
 
 def resume(run_dir: Path, checkpoint: Path, progress: Progress = lambda s: None
-           ) -> subprocess.Popen:
-    """Stop the training roles and start them again from ``checkpoint``."""
+           ) -> subprocess.Popen | None:
+    """Stop the training roles and start them again from ``checkpoint`` (a Slurm run: in a new
+    job, and None is returned)."""
     record = read_run_record(run_dir)
     if not any(p.resume_args for p in record.processes):
         raise ControlError("profile %s declares no resume_args for any role; cannot resume"
                            % record.profile_name)
     if not Path(checkpoint).is_file():
         raise ControlError("checkpoint %s does not exist" % checkpoint)
+    if record.launcher_kind == "slurm":
+        from .slurm.control import resume_job
+
+        resume_job(run_dir, record, Path(checkpoint), progress)
+        return None   # the new job is submitted: nothing left to wait for
     stop_run(run_dir, reason="resume", progress=progress)
     return start_roles_detached(run_dir, None, resume=Path(checkpoint).absolute())
 
@@ -226,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     roles = [x for x in a.roles.split(",") if x] or None
     if a.cmd == "restart":
-        restart(a.run_dir, roles, progress=lambda m: log_event(a.run_dir, m)).wait()
+        proc = restart(a.run_dir, roles, progress=lambda m: log_event(a.run_dir, m))
+        if proc is not None:
+            proc.wait()
         return 0
     stop_run(a.run_dir, roles, kill=a.kill, reason=a.reason,
              progress=lambda m: log_event(a.run_dir, m))

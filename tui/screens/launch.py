@@ -18,7 +18,8 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tui.core.launch import launch_resolved
+from tui.core.launchers import launch_one
+from tui.core.slurm.commands import SlurmError
 from tui.core.overrides import OverrideError, overrides_from_text, params_text
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, resolve_profile
 from tui.core.viewers import start_viewer_at_first_checkpoint
@@ -238,8 +239,8 @@ class LaunchScreen(Screen):
     def _launch(self, name: str, overrides: list[str], viewer: bool, display: str) -> None:
         try:
             rp = resolve_profile(name, overrides, self.papp.config_dirs)
-            res = launch_resolved(rp, self.papp.root, wait=0)
-        except (ProfileError, OverrideError, OSError, ValueError) as e:
+            res = launch_one(rp, self.papp.root, wait=0)   # where the profile's launcher says
+        except (ProfileError, OverrideError, OSError, ValueError, SlurmError) as e:
             self.post_message(Launched(None, str(e)))
             return
         if viewer:

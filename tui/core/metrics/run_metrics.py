@@ -84,6 +84,9 @@ class RunMetrics(object):
         self._specs: list[Any] | None = None
         self._params: dict[str, Any] = {}
         self._artifacts_sig: Any = None
+        # its files are written on another host (a Slurm run, ``watch: poll``): the watcher
+        # polls it at its remote interval, like a run on a network filesystem
+        self.polled = False
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -119,6 +122,7 @@ class RunMetrics(object):
         run = cls.from_specs(name, root, specs, rec.params, output_dir(root))
         run.error = "; ".join(x for x in (error, run.error) if x) or None
         run._specs, run._params, run._artifacts_sig = specs, dict(rec.params), sig
+        run.polled = rec.polled
         return run
 
     def _follow_artifacts(self) -> None:
