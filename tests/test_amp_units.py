@@ -149,3 +149,19 @@ def test_the_seeds_config_and_network_layout_are_ours():
         a, b = both(p)
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert parse_params({"env_id": "Walker2d-v5"}).num_iters >= 1
+
+
+@pytest.mark.parametrize("name", ["walker2d_amp", "humanoid_amp", "skeleton_walk",
+                                  "seed_skeleton_walk"])
+def test_shipped_profiles_pass_their_runners_checks(name):
+    from runners.skeleton_steering.config import parse_params as parse_seed_viewer
+    from tui.core.profiles import resolve_profile
+
+    rp = resolve_profile("locomujoco/" + name, [])
+    if rp.profile.backend == "amp":
+        cfg = parse_params(rp.params, rp.path)
+        assert cfg.num_iters >= 1
+    else:
+        cfg = parse_seed_viewer(rp.params, rp.path)
+        assert cfg.env_function == "eval_amp_ppo_jax:_make_env"
+    assert cfg.unknown == [], cfg.unknown
