@@ -17,7 +17,9 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -28,8 +30,20 @@ from typing import Any, Dict, List
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+TEMP = []  # type: List[str]
+
+
+def tempdir(prefix: str) -> str:
+    """A temporary directory removed when the benchmark ends."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    TEMP.append(d)
+    return d
+
+
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in TEMP])
 # the second trainer reuses the first one's compiled programs
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="pitwall-jax-"))
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempdir("pitwall-jax-")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import numpy as np  # noqa: E402
@@ -74,7 +88,7 @@ def throughput(env_id: str, overrides: List[str], steps: int, iters: int) -> Lis
     from runners.sdk.stop_flag import StopFlag
 
     rp, cfg = make_cfg(env_id, overrides)
-    run = make_run(Path(tempfile.mkdtemp(prefix="pitwall-bench-amp-")), rp)
+    run = make_run(Path(tempdir("pitwall-bench-amp-")), rp)
     tr = Trainer(run, cfg, stop=StopFlag(), out=open(os.devnull, "w"))
     envs, col, n = tr.envs, tr.collector, cfg.ppo.num_envs
 
@@ -162,7 +176,7 @@ def learning(env_id: str, overrides: List[str], budget: float, episodes: int,
     from runners.sdk.stop_flag import StopFlag
 
     rp, cfg = make_cfg(env_id, overrides)
-    root = Path(tempfile.mkdtemp(prefix="pitwall-bench-amp-"))
+    root = Path(tempdir("pitwall-bench-amp-"))
     run = make_run(root, rp)
     stop = StopFlag()
     timer = threading.Timer(budget, stop.request)
