@@ -9,9 +9,9 @@ run:
 	.venv/bin/pitwall
 
 test:
-	scripts/setup.sh mujoco,dev,rlgames,serl
+	scripts/setup.sh mujoco,dev,rlgames,serl,jax
 	.venv/bin/python -m pytest -q --durations=15
 
 bench:
-	scripts/setup.sh mujoco,dev,rlgames,serl,bench
+	scripts/setup.sh mujoco,dev,rlgames,serl,jax,bench
 	for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done

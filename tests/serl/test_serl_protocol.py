@@ -99,7 +99,7 @@ def test_damaged_files_name_the_file(tmp_path):
     good = pickle.dumps([np.arange(1000)])
     (tmp_path / "cut.pkl").write_bytes(good[: len(good) // 2])
     (tmp_path / "empty.pkl").write_bytes(b"")
-    for name, what in (("cut.pkl", "not a readable pickle"), ("empty.pkl", "empty file"),
+    for name, what in (("cut.pkl", "not a complete pickle"), ("empty.pkl", "empty file"),
                        ("missing.pkl", "does not exist")):
         with pytest.raises(ProtocolError) as e:
             load_pickle(tmp_path / name)
