@@ -1,20 +1,18 @@
 """The runs screen: every run under the root, live, filterable; the place every action starts."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from tui.core.run_view_model import RunRow
+from tui.context import AppContext, context_of
+from tui.core.runs_list_model import RunRow
+from tui.messages import (DeleteRequested, LaunchRequested, OpenRunRequested,
+                          RestartRequested, StopRequested, ViewerRequested)
 from tui.widgets.formatting import display_path
 from tui.widgets.run_table import RunTable
-
-if TYPE_CHECKING:
-    from tui.app import PitwallApp
 
 
 class RunsScreen(Screen):
@@ -38,8 +36,8 @@ class RunsScreen(Screen):
         self._title_text = ""
 
     @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
+    def papp(self) -> AppContext:
+        return context_of(self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title", classes="title-bar")
@@ -141,35 +139,35 @@ class RunsScreen(Screen):
     def action_open(self) -> None:
         row = self._current()
         if row is not None:
-            self.papp.open_run(row.path)
+            self.post_message(OpenRunRequested(row.path))
 
     def action_launch(self) -> None:
-        self.papp.open_launch()
+        self.post_message(LaunchRequested())
 
     def action_viewer(self) -> None:
         row = self._current()
         if row is not None:
-            self.papp.choose_display_and_start_viewer(row.path)
+            self.post_message(ViewerRequested(row.path))
 
     def action_stop(self) -> None:
         row = self._current()
         if row is not None:
-            self.papp.stop_run(row.path)
+            self.post_message(StopRequested(row.path))
 
     def action_kill(self) -> None:
         row = self._current()
         if row is not None:
-            self.papp.stop_run(row.path, kill=True)
+            self.post_message(StopRequested(row.path, kill=True))
 
     def action_restart(self) -> None:
         row = self._current()
         if row is not None:
-            self.papp.restart_run(row.path)
+            self.post_message(RestartRequested(row.path))
 
     def action_delete(self) -> None:
         row = self._current()
         if row is not None:
-            self.papp.delete_run(row.path, live=row.live or row.viewers_alive > 0)
+            self.post_message(DeleteRequested(row.path, live=row.live or row.viewers_alive > 0))
 
     def select_run(self, name: str) -> None:
         self.refresh_from_model()

@@ -16,7 +16,7 @@ from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from tui.core.metrics import MetricStore
-from tui.core.run_view_model import RunDetail
+from tui.core.run_detail_model import RunDetail
 from tui.widgets.formatting import num
 from tui.widgets.line_plot import LinePlot, PlotData
 from tui.screens.panes.base import RunPaneMixin
