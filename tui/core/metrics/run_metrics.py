@@ -20,7 +20,7 @@ from runners.protocol.artifacts import ARTIFACTS_FILE, output_dir
 from runners.protocol.errors import ProtocolError
 from runners.protocol.rundir import RUN_JSON
 from runners.protocol.run_record import read_run_record
-from tui.core.metric_specs import (CsvSource, JsonlSource, TensorBoardSource,
+from tui.core.metric_specs import (CsvSource, JsonlSource, TensorBoardSource, WandbSource,
                                    parse_metric_specs)
 
 from .event_decode import ScalarBatch
@@ -30,7 +30,9 @@ from .line_patterns import compile_patterns
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SPECS = [JsonlSource(kind="jsonl", path="metrics.jsonl")]
+# a profile without a metrics list: our JSONL, and W&B's files if the trainer logs to W&B
+DEFAULT_SPECS = [JsonlSource(kind="jsonl", path="metrics.jsonl"),
+                 WandbSource(kind="wandb", path="wandb")]
 
 
 @dataclass
@@ -158,6 +160,10 @@ class RunMetrics(object):
             src = JsonlMetricSource(p)
         elif p.suffix == ".csv":
             src = CsvMetricSource(p)
+        elif p.suffix == ".wandb":
+            from .wandb_source import WandbSource as WandbFileSource
+
+            src = WandbFileSource(p)
         else:
             src = LogLineSource(p, compile_patterns(preset, list(patterns)))
         return cls(name, p.parent, [src])
@@ -277,6 +283,10 @@ def auto_specs(d: Path, names: Sequence[str] | None = None) -> list[Any]:
     for n in sorted(names):
         if n.endswith(".csv"):
             specs.append(CsvSource(kind="csv", path=n))
+    wandb_files = sorted(n for n in names if n.endswith(".wandb"))
+    if wandb_files:                  # a W&B run's directory (wandb/run-*/run-<id>.wandb)
+        specs.append(WandbSource(kind="wandb", path=wandb_files[0] if len(wandb_files) == 1
+                                 else "."))
     return specs
 
 
