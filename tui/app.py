@@ -33,9 +33,10 @@ from tui.core.run_view_model import RunsModel
 from . import actions
 from .commands import PitwallCommands
 from .keymap import KeymapError, keymap_path, load_keymap
-from .messages import (ActionResult, CheckpointRequested, CloseRunRequested, DeleteRequested,
-                       HelpRequested, LaunchRequested, OpenRunRequested, OpenVideoRequested,
-                       RecordRequested, RestartRequested, StopRequested, ViewerRequested)
+from .messages import (ActionResult, CheckpointRequested, CloseRunRequested,
+                       CompareRequested, DeleteRequested, HelpRequested, LaunchRequested,
+                       OpenRunRequested, OpenVideoRequested, RecordRequested,
+                       RestartRequested, StopRequested, SystemRequested, ViewerRequested)
 from .screens.runs import RunsScreen
 
 # The launch screen, the run view, help and the control functions are imported when first
@@ -271,6 +272,19 @@ class PitwallApp(App[int]):
     def _launch_requested(self, msg: LaunchRequested) -> None:
         self.open_launch(msg.profile)
 
+    @on(CompareRequested)
+    def _compare_requested(self, msg: CompareRequested) -> None:
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(msg.paths, msg.colours))
+
+    @on(SystemRequested)
+    def _system_requested(self) -> None:
+        from .screens.system import SystemScreen
+
+        if not isinstance(self.screen, SystemScreen):
+            self.push_screen(SystemScreen())
+
     @on(HelpRequested)
     def _help_requested(self) -> None:
         self.action_help()
@@ -394,6 +408,8 @@ BINDING_OWNERS: list[tuple[str, str]] = [
     ("Runs", "tui.screens.runs:RunsScreen"),
     ("Runs list", "tui.widgets.run_table:RunTable"),
     ("Launch", "tui.screens.launch:LaunchScreen"),
+    ("Compare", "tui.screens.compare:CompareScreen"),
+    ("System", "tui.screens.system:SystemScreen"),
     ("Run view", "tui.screens.run_view:RunScreen"),
     ("Metrics tab", "tui.screens.panes.metrics:MetricsPane"),
     ("Logs tab", "tui.screens.panes.logs:LogsPane"),

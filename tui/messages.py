@@ -102,6 +102,19 @@ class LaunchRequested(Message):
         self.profile = profile
 
 
+class CompareRequested(Message):
+    """Compare these runs; ``colours``: each run's colour index (as marked in the list)."""
+
+    def __init__(self, paths: list[Path], colours: dict[str, int]) -> None:
+        super().__init__()
+        self.paths = [Path(p) for p in paths]
+        self.colours = dict(colours)
+
+
+class SystemRequested(Message):
+    """The machine: CPU, RAM, disk, GPUs, and each run's and role's share."""
+
+
 class HelpRequested(Message):
     """Every binding with its keys and id."""
 

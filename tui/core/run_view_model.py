@@ -9,7 +9,11 @@ versioned snapshots that the UI's render timer (2-5 Hz) reads to redraw only wha
   acks, checkpoints, state file); a new checkpoint is pushed at once through
   ``on_change("checkpoints")`` because the list must show it within 200 ms;
 * :class:`~tui.core.playback_model.PlaybackModel`: the Preview tab's frames and videos, read
-  only while that tab is visible.
+  only while that tab is visible;
+* :class:`~tui.core.compare_model.CompareModel`: the runs marked for comparison (differing
+  parameters, final and best headline), while the compare view is open;
+* :class:`~tui.core.system_model.SystemModel`: CPU, RAM, disk and GPUs of the box, and per
+  run and role, with a short history (GPUs through NVML, when there are any).
 
 The UI thread only says what it wants (rows on screen, the run in view, the tab watched) and
 reads snapshots; every snapshot is written by the poller's thread alone. Everything comes from
@@ -25,6 +29,8 @@ from pathlib import Path
 from typing import Callable
 
 from .checkpoint_index import CheckpointIndex
+from .compare_model import CompareModel, CompareSnapshot
+from .gpu_monitor import GpuMonitor
 from .metrics import MetricStore, MetricsWatcher, WatchConfig
 from .model_events import Event
 from .playback_model import PREVIEW_EVERY_S, PlaybackModel, PlaybackSnapshot
@@ -32,6 +38,7 @@ from .proc_stats import ProcStats
 from .registry import Registry
 from .run_detail_model import RunDetail, RunDetailModel
 from .runs_list_model import RunsListModel, RunsSnapshot
+from .system_model import HostProbe, SystemModel, SystemSnapshot
 
 
 class RunsModel:
@@ -40,7 +47,8 @@ class RunsModel:
     def __init__(self, root: Path, interval: float = 1.0, detail_interval: float = 0.5,
                  on_change: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.time, use_watchdog: bool = True,
-                 watch: WatchConfig | None = None):
+                 watch: WatchConfig | None = None, nvml: object = None,
+                 host: HostProbe | None = None):
         self.root = Path(root).absolute()
         self.interval = interval
         self.detail_interval = detail_interval
@@ -65,6 +73,8 @@ class RunsModel:
         self.runs_list = RunsListModel(self.root, self.registry, self.store, self.watcher,
                                        self.index, now, self._notify)
         self.preview = PlaybackModel(self._wake.set)
+        self.compare = CompareModel(self.store, self._wake.set)
+        self.system = SystemModel(self.root, GpuMonitor(nvml), host)
 
     def _now(self) -> float:
         return self.clock()
@@ -84,6 +94,7 @@ class RunsModel:
             self._thread.join(timeout=2.0)
         self.index.stop()
         self.watcher.close()
+        self.system.close()
 
     def poke(self) -> None:
         """Refresh now (after an action, or when the user asks)."""
@@ -128,6 +139,25 @@ class RunsModel:
         self.run_detail.want(run_dir)
         self.poke()
 
+    def compare_runs(self, paths: list[Path]) -> None:
+        """Compare these runs (their metrics are watched meanwhile); [] when the view
+        closes."""
+        self.compare.want(paths)
+        self.poke()
+
+    @property
+    def comparison(self) -> CompareSnapshot | None:
+        return self.compare.snapshot
+
+    @property
+    def machine(self) -> SystemSnapshot:
+        """CPU, RAM, disk, GPUs (and per run and role while :meth:`watch_system` is on)."""
+        return self.system.snapshot
+
+    def watch_system(self, on: bool) -> None:
+        self.system.want_detail(on)
+        self._wake.set()
+
     def drain_events(self) -> list[Event]:
         out = []
         while self.events:
@@ -152,7 +182,10 @@ class RunsModel:
     def _wanted_runs(self) -> set[str]:
         """Runs whose metrics are watched besides the rows on screen."""
         focus = self.run_detail.wanted
-        return {focus.name} if focus is not None else set()
+        out = {p.name for p in self.compare.wanted}
+        if focus is not None:
+            out.add(focus.name)
+        return out
 
     def _loop(self) -> None:
         try:
@@ -169,6 +202,8 @@ class RunsModel:
                 now = time.monotonic()
                 if poked or now >= next_runs:
                     self.runs_list.refresh(self._wanted_runs())
+                    if self.compare.wanted or self.compare.snapshot is not None:
+                        self.compare.refresh(self.runs_list.infos)
                     next_runs = time.monotonic() + self.interval
                 if self.run_detail.wanted is not None and (poked or now >= next_detail):
                     self.run_detail.refresh()
@@ -178,6 +213,13 @@ class RunsModel:
                                          % (type(e).__name__, e)))
             due = min(next_runs, next_detail if self.run_detail.wanted is not None
                       else next_runs)
+            if self.system.is_due(time.monotonic()):
+                try:
+                    self.system.refresh(self.runs_list.infos)
+                except Exception as e:
+                    self.events.append(Event("error", "system: %s: %s"
+                                             % (type(e).__name__, e)))
+            due = min(due, self.system.due)
             if self.preview.wanted is not None:
                 if self.preview.is_due(time.monotonic()):
                     try:
@@ -193,10 +235,12 @@ class RunsModel:
         """One synchronous pass (tests, benchmarks); not while the thread runs."""
         self.run_detail.sync_tracking()
         self.runs_list.refresh(self._wanted_runs())
+        self.compare.refresh(self.runs_list.infos)
         if self.run_detail.wanted is not None:
             self.run_detail.refresh()
         if self.preview.wanted is not None:
             self.preview.refresh(self.run_detail.detail)
+        self.system.refresh(self.runs_list.infos)
 
     def _notify(self, what: str) -> None:
         if self.on_change is not None:
