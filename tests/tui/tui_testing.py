@@ -205,7 +205,7 @@ class FakeNvml:
 
     def nvmlDeviceGetProcessUtilization(self, h, since):
         out = [self.NS(pid=p, timeStamp=since + 1, smUtil=u, memUtil=0)
-               for p, g, _, u in self.procs if g == h]
+               for p, g, _, u in self.procs if g == h and u is not None]
         if not out:
             raise _NVMLError("Not Found")
         return out

@@ -133,8 +133,8 @@ class GpuMonitor:
         samples = _call(getattr(nv, "nvmlDeviceGetProcessUtilization", None), h, since) or ()
         latest = since
         for s in samples:
-            ts = int(getattr(s, "timeStamp", 0))
-            if ts > since:
+            ts = int(getattr(s, "timeStamp", 0) or 0)
+            if ts > since and getattr(s, "smUtil", None) is not None:
                 util[s.pid] = max(util.get(s.pid, 0.0), float(s.smUtil))
                 latest = max(latest, ts)
         self._last_ts[i] = latest if latest > since else now_us

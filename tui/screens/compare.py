@@ -214,8 +214,7 @@ class CompareScreen(PlotControls, Screen):
             [(k, k, max(6, min(14, len(k)))) for k in snap.param_keys] + \
             [("final", "FINAL", 9), ("best", "BEST", 9), ("step", "STEP", 7)]
         table.set_columns(cols)
-        spec = [c[0] for c in cols]
-        if self.sort_by not in spec:
+        if self.sort_by not in list(SORTS) + list(snap.param_keys):
             self.sort_by = "best"
         rows = sort_rows(snap.rows, self.sort_by, self.reverse)
         out = []
