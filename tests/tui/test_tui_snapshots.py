@@ -50,6 +50,7 @@ async def settled(pilot, with_metrics: bool = True) -> None:
     await wait_for(pilot, lambda: len(app.model.runs.rows) == 4, what="4 runs")
     if with_metrics:
         await wait_for(pilot, lambda: all(r.step for r in app.model.runs.rows), what="steps")
+    await wait_for(pilot, lambda: app.model.machine.version, what="the machine sampled")
     app._tick()
     await pilot.pause(0.1)
 
@@ -234,4 +235,11 @@ def test_system_with_two_gpus(snap_compare, runs):
         for _ in range(2):
             pilot.app._tick()
             await pilot.pause(0.15)
-    assert snap_compare(app_for(runs, nvml=nvml), terminal_size=SIZE, run_before=before)
+    from tui_testing import FixedStats
+
+    app = app_for(runs, nvml=nvml)
+    app.model.system.stats = FixedStats()
+    for key, v in (("cpu", 12.0), ("ram", 25.0), ("gpu0", 87.0), ("gpu1", 3.0)):
+        for _ in range(60):                # a full history: the sparklines do not depend
+            app.model.system._push(key, v)  # on how many samples the test lasted
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)

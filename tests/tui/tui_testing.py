@@ -137,7 +137,17 @@ class FixedHost:
         from tui.core.system_model import HostReading
 
         return HostReading(cpu=12.0, cores=2, load=(0.5, 0.4, 0.3), ram_used=6 << 30,
-                           ram_total=24 << 30, disk_used=100 << 30, disk_total=250 << 30)
+                           ram_total=24 << 30, disk_used=100 << 30, disk_total=250 << 30,
+                           host="gpu-box")
+
+
+class FixedStats:
+    """Process readings that do not move (for snapshots; the real ones are tested apart)."""
+
+    def sample_many(self, procs):
+        from tui.core.proc_stats import ProcSample
+
+        return {pid: ProcSample(pid, True, 97.0, 1536 << 20, 60.0, 4) for pid, _ in procs}
 
 
 class _NVMLError(Exception):

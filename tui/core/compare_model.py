@@ -13,11 +13,13 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .metrics import MetricStore
 from .registry import RunInfo, load_run
 from .runs_list_model import headline_tag
+
+if TYPE_CHECKING:
+    from .metrics import MetricStore
 
 LOWER_IS_BETTER = re.compile(r"(loss|error|err\b|cost|regret|mse|mae|nll)", re.I)
 MISSING = "—"
@@ -118,7 +120,7 @@ def sort_rows(rows: Iterable[CompareRow], column: str, reverse: bool = False
 class CompareModel:
     """:meth:`want` from the UI; :meth:`refresh` on the poller's thread."""
 
-    def __init__(self, store: MetricStore, wake: Callable[[], None]):
+    def __init__(self, store: "MetricStore | None", wake: Callable[[], None]):
         self.store = store
         self.wake = wake
         self._lock = threading.Lock()

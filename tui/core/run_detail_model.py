@@ -13,18 +13,19 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from runners.protocol import CheckpointInfo, CheckpointState, ProcRecord, ViewerStatus
 
 from .checkpoint_index import CheckpointIndex, CheckpointSnapshot
-from .logs import available_logs
-from .metrics import MetricStore
 from .model_events import Event
 from .proc_stats import ProcSample, ProcStats
 from .registry import RoleState, load_run
 from .run_checkpoints import current_state
 from .runs_list_model import headline_tag
+
+if TYPE_CHECKING:
+    from .metrics import MetricStore
 
 RECORD_PREFIX = "record-"   # tui.core.videos.RECORD_PREFIX: recorders' roles
 NO_ACK_AFTER_S = 5.0        # a live viewer that has not applied a request for this long
@@ -227,7 +228,7 @@ def role_number(role: str) -> tuple[str, int]:
 class RunDetailModel:
     """The run in view. :meth:`want` from the UI; everything else on the poller's thread."""
 
-    def __init__(self, index: CheckpointIndex, stats: ProcStats, store: MetricStore,
+    def __init__(self, index: CheckpointIndex, stats: ProcStats, store: "MetricStore | None",
                  clock: Callable[[], float], events: deque, notify: Callable[[str], None],
                  wake: Callable[[], None]):
         self.index = index
@@ -306,6 +307,7 @@ class RunDetailModel:
         info = load_run(path)
         now = self.clock()
         snap = self.index.get(path) or self.index.scan(path)
+        from .logs import available_logs   # (it loads the metric readers' file tail)
         from .viewers import viewer_acks
 
         state, state_err = current_state(path)

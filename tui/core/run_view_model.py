@@ -28,10 +28,11 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
+from typing import TYPE_CHECKING
+
 from .checkpoint_index import CheckpointIndex
 from .compare_model import CompareModel, CompareSnapshot
 from .gpu_monitor import GpuMonitor
-from .metrics import MetricStore, MetricsWatcher, WatchConfig
 from .model_events import Event
 from .playback_model import PREVIEW_EVERY_S, PlaybackModel, PlaybackSnapshot
 from .proc_stats import ProcStats
@@ -40,6 +41,9 @@ from .run_detail_model import RunDetail, RunDetailModel
 from .runs_list_model import RunsListModel, RunsSnapshot
 from .system_model import HostProbe, SystemModel, SystemSnapshot
 
+if TYPE_CHECKING:   # the metrics (numpy, pydantic) are imported after the first frame
+    from .metrics import MetricStore, MetricsWatcher, WatchConfig
+
 
 class RunsModel:
     """The poller: one thread refreshing the runs list, the run in view and the preview."""
@@ -47,7 +51,7 @@ class RunsModel:
     def __init__(self, root: Path, interval: float = 1.0, detail_interval: float = 0.5,
                  on_change: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.time, use_watchdog: bool = True,
-                 watch: WatchConfig | None = None, nvml: object = None,
+                 watch: "WatchConfig | None" = None, nvml: object = None,
                  host: HostProbe | None = None):
         self.root = Path(root).absolute()
         self.interval = interval
@@ -55,9 +59,11 @@ class RunsModel:
         self.on_change = on_change
         self.clock = clock
         self.registry = Registry(self.root)
-        self.store = MetricStore(recent=1024, history=1024)
-        self.watcher = MetricsWatcher(self.store, watch or WatchConfig(
-            interval=0.2, idle_interval=1.0, remote_interval=1.5))
+        self._watch_config = watch
+        self._store: MetricStore | None = None
+        self._watcher: MetricsWatcher | None = None
+        self._metrics_lock = threading.Lock()
+        self._started = False
         self.stats = ProcStats()
         self.events: deque[Event] = deque(maxlen=100)
         self._wake = threading.Event()
@@ -65,24 +71,55 @@ class RunsModel:
         self._thread: threading.Thread | None = None
         self._poked = False
         now = self._now
-        self.run_detail = RunDetailModel(None, self.stats, self.store, now,  # type: ignore
+        self.run_detail = RunDetailModel(None, self.stats, None, now,  # type: ignore
                                          self.events, self._notify, self._wake.set)
         self.index = CheckpointIndex(on_change=self.run_detail.checkpoints_changed,
                                      use_watchdog=use_watchdog)
         self.run_detail.index = self.index
-        self.runs_list = RunsListModel(self.root, self.registry, self.store, self.watcher,
-                                       self.index, now, self._notify)
+        self.runs_list = RunsListModel(self.root, self.registry, None, None, self.index, now,
+                                       self._notify)
         self.preview = PlaybackModel(self._wake.set)
-        self.compare = CompareModel(self.store, self._wake.set)
+        self.compare = CompareModel(None, self._wake.set)
         self.system = SystemModel(self.root, GpuMonitor(nvml), host)
 
     def _now(self) -> float:
         return self.clock()
 
+    # ------------------------------------------------------------------ metrics (lazily)
+    @property
+    def store(self) -> "MetricStore":
+        return self._metrics()[0]
+
+    @property
+    def watcher(self) -> "MetricsWatcher":
+        return self._metrics()[1]
+
+    def _metrics(self) -> "tuple[MetricStore, MetricsWatcher]":
+        """The store and its watcher, made on first use: the poller makes them right after the
+        runs list's first look, so numpy and the metric readers load after the first frame."""
+        if self._store is None or self._watcher is None:
+            with self._metrics_lock:
+                if self._store is None or self._watcher is None:
+                    from .metrics import MetricStore, MetricsWatcher, WatchConfig
+
+                    store = MetricStore(recent=1024, history=1024)
+                    watcher = MetricsWatcher(store, self._watch_config or WatchConfig(
+                        interval=0.2, idle_interval=1.0, remote_interval=1.5))
+                    for part in (self.runs_list, self.run_detail, self.compare):
+                        part.store = store
+                    self.runs_list.watcher = watcher
+                    if self._started:
+                        watcher.start()
+                    self._store, self._watcher = store, watcher
+        return self._store, self._watcher
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "RunsModel":
         self.index.start()
-        self.watcher.start()
+        with self._metrics_lock:
+            self._started = True
+            if self._watcher is not None:
+                self._watcher.start()
         self._thread = threading.Thread(target=self._loop, name="pitwall-model", daemon=True)
         self._thread.start()
         return self
@@ -93,7 +130,8 @@ class RunsModel:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
         self.index.stop()
-        self.watcher.close()
+        if self._watcher is not None:
+            self._watcher.close()
         self.system.close()
 
     def poke(self) -> None:
@@ -192,6 +230,7 @@ class RunsModel:
             self.runs_list.first_look()
         except Exception as e:
             self.events.append(Event("error", "reading %s: %s" % (self.root, e)))
+        self._metrics()
         next_runs = 0.0
         next_detail = 0.0
         while not self._stop.is_set():
@@ -233,6 +272,7 @@ class RunsModel:
 
     def refresh_now(self) -> None:
         """One synchronous pass (tests, benchmarks); not while the thread runs."""
+        self._metrics()
         self.run_detail.sync_tracking()
         self.runs_list.refresh(self._wanted_runs())
         self.compare.refresh(self.runs_list.infos)

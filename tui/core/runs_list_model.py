@@ -13,13 +13,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-import numpy as np
+from .registry import Registry, RunInfo
 
-from .checkpoint_index import CheckpointIndex
-from .metrics import MetricStore, MetricsWatcher, RunMetrics
-from .registry import Registry, RunInfo, load_run
+if TYPE_CHECKING:   # numpy and the metrics come after the first frame (see RunsModel)
+    from .checkpoint_index import CheckpointIndex
+    from .metrics import MetricStore, MetricsWatcher
 
 SPARK_POINTS = 16
 FIRST_LOOK = 64             # runs read before the first frame of a big root
@@ -114,12 +114,12 @@ def _sweep(info: RunInfo) -> str:
 class RunsListModel:
     """Rows of the runs list; :meth:`refresh` runs on the poller's thread only."""
 
-    def __init__(self, root: Path, registry: Registry, store: MetricStore,
-                 watcher: MetricsWatcher, index: CheckpointIndex,
+    def __init__(self, root: Path, registry: Registry, store: "MetricStore | None",
+                 watcher: "MetricsWatcher | None", index: "CheckpointIndex | None",
                  clock: Callable[[], float], notify: Callable[[str], None]):
         self.root = root
         self.registry = registry
-        self.store = store
+        self.store = store          # set by the poller once the metrics are imported
         self.watcher = watcher
         self.index = index
         self.clock = clock
@@ -151,10 +151,12 @@ class RunsListModel:
 
     # ------------------------------------------------------------------ the poller's side
     def first_look(self) -> None:
-        """The newest runs first, so the screen fills before a big root is read."""
+        """The list as it is read: first every run directory's name alone (one ``stat`` per
+        run: the runs' names and start times on screen at once), then the runs read newest
+        first in chunks, each chunk published, until the whole root is read."""
         from runners.protocol import parse_run_dir_name
 
-        from .registry import list_run_dirs, sort_key
+        from .registry import list_run_dirs
 
         dirs = list_run_dirs(self.root)
         if len(dirs) <= FIRST_LOOK:
@@ -163,11 +165,23 @@ class RunsListModel:
         def when(p: Path) -> tuple:
             parsed = parse_run_dir_name(p.name)
             return (parsed.started.timestamp() if parsed else 0.0, p.name)
-        newest = sorted(dirs, key=when, reverse=True)[:FIRST_LOOK]
-        infos = sorted((load_run(p) for p in newest), key=sort_key, reverse=True)
-        self._runs = RunsSnapshot(self.root, tuple(self._row(i) for i in infos),
-                                  self._runs.version + 1, self.clock(), partial=True)
+        newest = sorted(dirs, key=when, reverse=True)
+        stubs = {p.name: _stub_row(p, when(p)[0]) for p in newest}
+        self._runs = RunsSnapshot(self.root, tuple(stubs.values()), self._runs.version + 1,
+                                  self.clock(), partial=True)
         self.notify("runs")
+        read: dict[str, RunRow] = {}
+        i, chunk = 0, FIRST_LOOK
+        while i < len(newest):
+            for info in self.registry.load(newest[i:i + chunk]):
+                read[info.name] = self._row(info)
+            i += chunk
+            rows = [read.get(n, stub) for n, stub in stubs.items()]
+            self._runs = RunsSnapshot(self.root, tuple(rows), self._runs.version + 1,
+                                      self.clock(), partial=i < len(newest))
+            if i == chunk:
+                self.notify("runs")
+            chunk = min(4 * chunk, 512)
 
     def refresh(self, wanted: set[str]) -> None:
         """Registry, rows, and the metrics watched: the rows on screen plus ``wanted`` (the
@@ -198,6 +212,8 @@ class RunsListModel:
                 if name in watched:
                     self.watcher.remove(name, drop_data=True)
                     self._row_cache.pop(name, None)
+        from .metrics import RunMetrics
+
         for name in self._interest:
             if name not in watched and name in by_name:
                 self.watcher.add(RunMetrics.for_run_dir(by_name[name].path, name))
@@ -253,12 +269,21 @@ class RunsListModel:
         step = max(steps) if steps else None
         if tag is None:
             return step, None, None, ()
+        import numpy as np
+
         last = self.store.latest(name, tag)
         cols = self.store.downsample(name, tag, SPARK_POINTS)
         spark: tuple[float, ...] = ()
         if cols is not None:
             spark = tuple(float(v) for v in cols.ylast if np.isfinite(v))
         return step, tag, (last.value if last is not None else None), spark
+
+
+def _stub_row(path: Path, created: float) -> RunRow:
+    """A run known by its directory name only (not read yet)."""
+    return RunRow(name=path.name, path=path, profile="", backend="", status="unknown",
+                  status_text="…", roles_alive=0, roles_total=0, viewers_alive=0,
+                  created=created or None)
 
 
 _BASE_FIELDS = ("status", "status_text", "roles_alive", "roles_total", "viewers_alive", "error",

@@ -41,6 +41,7 @@ class RoleUsage:
 
 @dataclass(frozen=True)
 class SystemSnapshot:
+    host: str = ""
     cpu: float = 0.0                 # % of the whole machine
     cores: int = 0
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -73,6 +74,7 @@ class HostReading:
     ram_total: int
     disk_used: int
     disk_total: int
+    host: str = ""
 
 
 class HostProbe:
@@ -92,8 +94,11 @@ class HostProbe:
             load = os.getloadavg()
         except OSError:
             load = (0.0, 0.0, 0.0)
+        import socket
+
         return HostReading(psutil.cpu_percent(None), psutil.cpu_count() or 0,
-                           tuple(load), vm.used, vm.total, *disk)  # type: ignore[arg-type]
+                           tuple(load), vm.used, vm.total, *disk,  # type: ignore[arg-type]
+                           host=socket.gethostname())
 
 
 class SystemModel:
@@ -142,7 +147,7 @@ class SystemModel:
             roles = self._roles(infos, gs.processes if gs is not None else ())
         prev = self._snap
         self._snap = SystemSnapshot(
-            cpu=hr.cpu, cores=hr.cores, load=hr.load,
+            host=hr.host, cpu=hr.cpu, cores=hr.cores, load=hr.load,
             ram_used=hr.ram_used, ram_total=hr.ram_total, disk_path=str(self.root),
             disk_used=hr.disk_used, disk_total=hr.disk_total, gpus=gpus,
             gpu_note=self.monitor.unavailable if not gpus else None, roles=roles,

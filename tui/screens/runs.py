@@ -14,10 +14,8 @@ from tui.core.runs_list_model import RunRow
 from tui.messages import (CompareRequested, DeleteRequested, LaunchRequested,
                           OpenRunRequested, RestartRequested, StopRequested, SystemRequested,
                           ViewerRequested)
-from tui.widgets.formatting import display_path
+from tui.widgets.formatting import display_path, summary_line
 from tui.widgets.run_table import RunTable
-
-from .system import summary_line
 
 MACHINE_EVERY_S = 5.0    # the machine's line in the title is looked at this often
 
@@ -94,10 +92,11 @@ class RunsScreen(Screen):
         """The machine's CPU/RAM/GPU in the title, looked at every few seconds (an idle list
         writes little to the terminal)."""
         now = time.monotonic()
-        if now - self._machine_at < MACHINE_EVERY_S:
+        machine = self.papp.model.machine
+        if now - self._machine_at < MACHINE_EVERY_S or not machine.version:
             return
         self._machine_at = now
-        text = summary_line(self.papp.model.machine)
+        text = summary_line(machine)
         if text != self._machine:
             self._machine = text
             self._title(len(snap.rows), sum(1 for r in snap.rows if r.live),

@@ -53,17 +53,6 @@ def machine_lines(s: SystemSnapshot, root_label: str, width: int = 80) -> list[s
     return lines
 
 
-def summary_line(s: SystemSnapshot) -> str:
-    """The runs list's one line: CPU, RAM, GPUs (or that there are none)."""
-    text = "cpu %d%%  ram %d%%" % (round(s.cpu), round(s.ram_percent))
-    if s.gpus:
-        text += "  " + " ".join("gpu%d %s" % (g.index, "%d%%" % g.util if g.util is not None
-                                               else "-") for g in s.gpus[:4])
-    elif s.gpu_note:
-        text += "  no gpu"
-    return text
-
-
 class SystemScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="system.back"),
@@ -82,7 +71,7 @@ class SystemScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="system-title", classes="title-bar")
         yield Static("", id="system-machine")
-        yield KeyedTable([("run", "RUN", 20), ("role", "ROLE", 8), ("pid", "PID", 7),
+        yield KeyedTable([("run", "RUN", 24), ("role", "ROLE", 10),
                           ("cpu", "CPU%", 4), ("rss", "RSS", 6), ("gmem", "GPU MEM", 7),
                           ("gutil", "GPU%", 4), ("gpus", "GPUS", 4)], id="system-roles")
         yield Footer()
@@ -113,16 +102,14 @@ class SystemScreen(Screen):
         if s.version == self._version:
             return
         self._version = s.version
-        import socket
-
         self._say("#system-title", "[b]Machine[/b]  %s   %d live roles" % (
-            socket.gethostname(), len(s.roles)))
+            s.host, len(s.roles)))
         self._say("#system-machine", "\n".join(machine_lines(
             s, display_path(self.papp.root), self.size.width or 80)))
         rows = []
         for r in sorted(s.roles, key=lambda r: (r.run, r.role)):
             rows.append(("%s/%s" % (r.run, r.role), [
-                Text(run_name(r.run, 20)), Text(r.role), Text(str(r.pid)),
+                Text(run_name(r.run, 24)), Text(r.role),
                 Text("%.0f" % r.cpu if r.cpu is not None else ""),
                 Text(size(r.rss)), Text(size(r.gpu_mem) if r.gpu_mem is not None else ""),
                 Text("%.0f" % r.gpu_util if r.gpu_util is not None else ""),
