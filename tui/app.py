@@ -471,6 +471,12 @@ def run_app(root: Path) -> int:
     except KeymapError as e:
         sys.stderr.write("pitwall: keymap: %s\n" % e)
         return 2
+    from tui.core.terminal_graphics import tui_graphics
+
+    from .widgets.picture import choose
+
+    # kitty/sixel pictures: textual-image must ask the terminal before Textual owns stdin
+    choose(tui_graphics().kind, tmux=bool(os.environ.get("TMUX")))
     app = PitwallApp(root, keymap=keymap, guard_terminal=True)
     rc = app.run()
     return int(rc or 0)

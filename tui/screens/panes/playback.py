@@ -23,6 +23,7 @@ from tui.core.playback_model import PlaybackSnapshot
 from tui.core.run_detail_model import RunDetail
 from tui.core.videos import VideoError, VideoInfo, video_frames
 from tui.messages import OpenVideoRequested, ShowLogRequested
+from tui.widgets.picture import preview_widget
 from tui.widgets.preview import PreviewView
 from tui.widgets.video_list import VideoList
 from tui.screens.panes.base import RunPaneMixin
@@ -78,7 +79,7 @@ class PlaybackPane(RunPaneMixin, Horizontal):
 
 
     def compose(self) -> ComposeResult:
-        yield PreviewView(id="preview-view")
+        yield preview_widget("preview-view")   # kitty/sixel where the terminal has them
         with Vertical(id="preview-side"):
             yield Static("", id="preview-source")
             yield VideoList(id="video-list")
@@ -89,7 +90,7 @@ class PlaybackPane(RunPaneMixin, Horizontal):
 
     @property
     def view(self) -> PreviewView:
-        return self.query_one(PreviewView)
+        return self.query_one("#preview-view")   # type: ignore[return-value]
 
     def on_resize(self) -> None:
         """The preview gets a square's worth of cells (a cell is twice as tall as wide); the
