@@ -210,7 +210,7 @@ class CompareScreen(PlotControls, Screen):
     # ------------------------------------------------------------------ the table
     def _table(self, snap: CompareSnapshot) -> None:
         table = self.query_one("#compare-table", KeyedTable)
-        cols = [("run", "RUN", 22), ("status", "STATUS", 10)] + \
+        cols = [("run", "RUN", 25), ("status", "STATUS", 10)] + \
             [(k, k, max(6, min(14, len(k)))) for k in snap.param_keys] + \
             [("final", "FINAL", 9), ("best", "BEST", 9), ("step", "STEP", 7)]
         table.set_columns(cols)
@@ -220,7 +220,7 @@ class CompareScreen(PlotControls, Screen):
         out = []
         for r in rows:
             colour = run_colour(self.colours.get(r.name, 0))
-            cells = [Text("● ", style=colour) + Text(run_name(r.name, 20)),
+            cells = [Text("● ", style=colour) + Text(run_name(r.name, 23)),
                      Text(r.status_text)]
             cells += [Text(r.params.get(k, "")) for k in snap.param_keys]
             cells += [Text(num(r.final, 9)), Text(num(r.best, 9)), Text(human_int(r.step))]
