@@ -19,7 +19,7 @@ checkpoint per run every 5 s. The live runs are the newest, so they fill the scr
 * bytes written to the terminal per second over the idle window (goal <= 2 KB/s);
 * a finished run's metrics tab, idle: bytes/s (nothing changes, so nothing should be written);
 * the compare view of the ``--compare`` runs (4 tags, ``--points`` points each, marked with
-  ``space``; they are the newest runs): key -> screen p95 (smoothing +/-), CPU and bytes/s while idle.
+  ``space``; they are the oldest runs), once every point is read: key -> screen p95 (smoothing +/-), CPU and bytes/s while idle.
 
 Each figure is printed next to the one measured before this work (issue 14: first frame 0.80
 s, key p95 12.5 ms, CPU 9 %, 517 B/s; an idle metrics tab ~2 KB/s); ``--quick`` runs tiny
@@ -77,7 +77,7 @@ CMP_TAGS = ["rollout/ep_return", "loss/policy", "loss/value", "train/entropy"]
 
 def build_compare(root: Path, runs: int, points: int) -> None:
     """``runs`` finished runs of 4 tags with ``points`` points each, differing in ``lr``."""
-    base = _dt.datetime.now().replace(microsecond=0) + _dt.timedelta(days=1)   # the top rows
+    base = _dt.datetime(2025, 6, 1, 0, 0, 0)      # the oldest runs: the last rows of the list
     for k in range(runs):
         when = base + _dt.timedelta(minutes=k)
         run = create_run_dir(root, "Cmp%02d" % k, when)
@@ -242,6 +242,14 @@ def smoothing_latency(term: Term, n: int) -> list[float]:
     return out
 
 
+def settle(term: Term, quiet: float, limit: float) -> None:
+    """Wait until the terminal got nothing for ``quiet`` seconds (or ``limit`` passed)."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if term.drain(quiet) == 0:
+            return
+
+
 def idle(term: Term, proc: psutil.Process, seconds: float) -> tuple[float, float]:
     """CPU % of a core and terminal bytes/s over ``seconds`` of nothing pressed."""
     c0 = sum(proc.cpu_times()[:2])
@@ -310,8 +318,7 @@ def main() -> int:
     results = []
     try:
         term = Term([str(pitwall), "--root", str(root)], cols, rows, tmp)
-        # the newest run (a compared one, at the top): its full name is on the status line
-        first_row = re.compile(rb"Cmp%02d_" % (a.compare - 1))
+        first_row = re.compile(rb"Live%02d_" % (a.live - 1))
         seen = term.wait_for(first_row, 30)
         first = (seen - term.t0) if seen is not None else float("nan")
         term.wait_for(re.compile(rb"\d+ live"), 10)
@@ -326,17 +333,18 @@ def main() -> int:
         idle_bps = (term.total - b0) / wall
         lat = key_latency(term, a.keys)
         rss = proc.memory_info().rss
-        # a finished run's metrics tab (the oldest run, last in the list): nothing changes
+        # a finished run's metrics tab (Done0000, just above the compared runs at the end)
         term.send(b"G")
+        term.send(b"k" * a.compare)
         term.drain(0.5)
         term.send(b"\r")
         term.wait_for(re.compile(rb"smoothing"), 10)
-        term.drain(3.0)
+        settle(term, 2.0, 60)
         _, metrics_bps = idle(term, proc, a.idle)
-        # the compare view: the --compare runs, the newest (top) rows, marked with space
-        term.send(b"\x1b")                            # back to the list
+        # the compare view: the --compare runs (the oldest, last in the list), marked with space
+        term.send(b"\x1b")                            # back to the list, on Done0000
         term.drain(0.5)
-        term.send(b"g")
+        term.send(b"j")
         for _ in range(a.compare):
             term.send(b" ")
         term.drain(0.5)
@@ -345,9 +353,9 @@ def main() -> int:
         term.wait_for(re.compile(rb"Compare\s*%d\s*runs" % a.compare), 20)
         drawn = term.wait_for(re.compile(rb"%d\s*runs\s*last" % a.compare), 120)
         cmp_open = (drawn - tc) if drawn is not None else float("nan")
-        term.drain(2.0)
+        settle(term, 2.0, 180)                  # every point read (the curves stop moving)
         cmp_lat = smoothing_latency(term, max(10, a.keys // 3))
-        term.drain(1.0)
+        settle(term, 1.0, 30)
         cmp_cpu, cmp_bps = idle(term, proc, a.idle)
         cmp_rss = proc.memory_info().rss
         term.close()
