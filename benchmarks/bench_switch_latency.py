@@ -31,7 +31,8 @@ from tui.core.profiles import resolve_profile  # noqa: E402
 PROFILE = REPO / "configs" / "mujoco" / "inverted_pendulum.yaml"
 TRAIN = ["total_steps=4096", "num_envs=4", "rollout_steps=64", "save_every=2",
          "ppo.epochs=2", "ppo.minibatches=2"]
-GOAL_P95_MS = 150.0
+GOAL_P95_MS = 25.0    # the toolkit's player notices a write within an env step, loads off-loop
+GOAL_P99_MS = 50.0
 
 
 def make_run(root: Path, overrides: list[str]) -> Path:
@@ -109,6 +110,8 @@ def main() -> int:
             t2 = time.perf_counter()
             if st.error or Path(st.checkpoint_path or "") != target:
                 errors += 1
+                if os.environ.get("PITWALL_BENCH_DEBUG"):
+                    print("wrong ack for %s: %s" % (target.name, st))
             total_ms.append((t2 - t0) * 1000)
             write_ms.append((t1 - t0) * 1000)
     finally:
@@ -133,11 +136,12 @@ def main() -> int:
                        ("write start -> ack (total)", total_ms)):
         print("| %-31s | %8.1f | %8.1f | %8.1f | %8.1f |"
               % (name, pct(vals, 50), pct(vals, 95), pct(vals, 99), max(vals)))
-    p95 = pct(total_ms, 95)
+    p95, p99 = pct(total_ms, 95), pct(total_ms, 99)
+    met = p95 <= GOAL_P95_MS and p99 <= GOAL_P99_MS
     print()
-    print("mean %.1f ms; goal p95 <= %.0f ms: %s"
-          % (statistics.mean(total_ms), GOAL_P95_MS, "met" if p95 <= GOAL_P95_MS else "MISSED"))
-    return 0 if p95 <= GOAL_P95_MS and errors == 0 else 1
+    print("mean %.1f ms; goal p95 <= %.0f ms and p99 <= %.0f ms: %s"
+          % (statistics.mean(total_ms), GOAL_P95_MS, GOAL_P99_MS, "met" if met else "MISSED"))
+    return 0 if met and errors == 0 else 1
 
 
 if __name__ == "__main__":

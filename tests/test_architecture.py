@@ -18,7 +18,24 @@ def test_import_contracts_hold():
     import re
 
     kept = re.search(r"Contracts: (\d+) kept, 0 broken\.", out.stdout)
-    assert kept and int(kept.group(1)) >= 3, out.stdout[-2000:]
+    assert kept and int(kept.group(1)) >= 5, out.stdout[-2000:]
+
+
+SHARED = {"protocol", "sdk", "adapters", "rendering"}   # what every backend stands on
+
+
+def test_every_backend_is_in_the_no_backend_import_contracts():
+    """A new backend under runners/ must be named in both contracts, or they protect nothing."""
+    import tomllib
+
+    backends = {"runners." + p.parent.name for p in (REPO / "runners").glob("*/__init__.py")
+                if p.parent.name not in SHARED}
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"]
+    guarded = [c for c in contracts if "backend" in c["name"]]
+    assert len(guarded) == 2
+    for c in guarded:
+        assert backends <= set(c["forbidden_modules"]), (c["name"], backends)
 
 
 def test_core_and_runners_import_without_textual():
@@ -50,3 +67,16 @@ def test_runners_keep_python_38_syntax():
                           "--no-parse-comments", "--backport", "dataclasses", "runners"],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+def test_no_import_cycle_between_core_modules():
+    """Deferred imports count: a module of tui.core never reaches back to one importing it."""
+    import grimp
+
+    graph = grimp.build_graph("tui", include_external_packages=False)
+    core = sorted(m for m in graph.modules if m.startswith("tui.core"))
+    cycles = sorted({tuple(sorted((m, b))) for m in core
+                     for b in graph.find_modules_directly_imported_by(m)
+                     if b.startswith("tui.core") and b != m
+                     and graph.chain_exists(importer=b, imported=m)})
+    assert not cycles, cycles

@@ -409,7 +409,7 @@ def test_runner_keeps_python_38_syntax():
         pytest.skip("vermin is not installed (dev extra)")
     r = subprocess.run([vermin, "-t=3.8-", "--no-tips", "--violations", "--eval-annotations",
                         str(REPO / "runners" / "mujoco"),
-                        str(REPO / "runners" / "checkpoint_follower.py")],
+                        str(REPO / "runners" / "sdk")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     for f in (REPO / "runners" / "mujoco").glob("*.py"):

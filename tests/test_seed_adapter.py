@@ -18,18 +18,25 @@ import pytest
 import torch
 
 from conftest import FIXTURES, text_of, wait_until
-from runners.protocol import (ProcessSpec, RunRecord, file_signature, read_artifacts,
+from runners.protocol import (ProcessSpec, RunRecord, read_artifacts,
                               read_proc_record, read_state, write_run_record, write_state)
 from tui.core.launch import launch
-from tui.core.output_discovery import LogScanner, discover_output_dir, discovery_spec
+from runners.adapters.output_discovery import LogScanner, discover_output_dir, discovery_spec
+from runners.adapters.relay import CheckpointWatcher, announce, reannounce
+from runners.protocol import CheckpointLayout, CheckpointSpec
 from tui.core.registry import load_run
 from tui.core.run_checkpoints import layout, list_run_checkpoints, select_checkpoint
 from tui.core.run_control import stop_run
-from tui.core.seed_relay import LatestWatcher, announce_latest, reannounce
 from tui.core.viewers import start_viewer
 
 SEED_FIXTURE = FIXTURES / "seed_train_play_cpu.py"
 REGEX = r"Training will save to: (?P<dir>\S+)"
+
+
+def watcher_of(out: Path, latest: str = "latest.pth", **kw) -> CheckpointWatcher:
+    """What the relay watches for a seed-style trainer writing ``nn/<latest>`` in place."""
+    spec = CheckpointSpec(dir="nn", latest=latest, atomic=False)
+    return CheckpointWatcher(CheckpointLayout(out, out / "nn", spec), **kw)
 
 
 def fake_run(tmp_path: Path, cwd: Path) -> Path:
@@ -83,7 +90,7 @@ def test_relay_announces_a_latest_only_once_complete_and_never_overrides_manual(
     torch.save({"model": {"w": torch.randn(256, 256)}, "epoch": 1, "frame": 10}, buf)
     data = buf.read_bytes()
     latest = nn / "latest.pth"
-    watcher = LatestWatcher(out, "nn/latest.pth", stable_for=0.3)
+    watcher = watcher_of(out, stable_for=0.3)
     assert watcher.poll() is None                        # nothing there
 
     with open(latest, "wb") as f:                        # the seed writes in place
@@ -96,18 +103,18 @@ def test_relay_announces_a_latest_only_once_complete_and_never_overrides_manual(
     assert watcher.poll() is None                        # complete, but just changed
     time.sleep(0.4)
     first = wait_until(watcher.poll, timeout=3, what="the completed file")
-    assert first == file_signature(latest) and watcher.poll() is None   # once per version
+    assert first == latest and watcher.poll() is None    # once per version
 
-    st1 = announce_latest(out, "nn/latest.pth")          # no state yet: auto is created
+    st1 = announce(out, "nn/latest.pth")                 # no state yet: auto is created
     assert st1.mode == "auto" and st1.seq == 1 and st1.checkpoint_path == str(latest)
-    assert st1.experiment_dir == str(out) and st1.written_by["tool"] == "pitwall-seed-relay"
-    st2 = announce_latest(out, "nn/latest.pth")
+    assert st1.experiment_dir == str(out) and st1.written_by["tool"] == "pitwall-relay"
+    st2 = announce(out, "nn/latest.pth")
     assert st2.seq == 2 and st2.last_update > st1.last_update
 
     older = nn / "last_Ant_ep_50_rew_1.0.pth"
     older.write_bytes(data)
     manual = write_state(out, "manual", older)
-    assert announce_latest(out, "nn/latest.pth") is None
+    assert announce(out, "nn/latest.pth") is None
     assert read_state(out).checkpoint_path == str(older) and read_state(out).mode == "manual"
     kicked = reannounce(out, "nn/latest.pth")             # a viewer started: same choice again
     assert (kicked.mode, kicked.checkpoint_path) == ("manual", str(older))
@@ -115,11 +122,10 @@ def test_relay_announces_a_latest_only_once_complete_and_never_overrides_manual(
 
     # a relay (re)started after the last announcement does not announce the same file again
     write_state(out, "auto")
-    assert LatestWatcher(out, "nn/latest.pth", stable_for=0.0).poll() is None
+    assert watcher_of(out, stable_for=0.0).poll() is None
     time.sleep(0.05)
     latest.write_bytes(data)                             # a new version is announced
-    assert wait_until(LatestWatcher(out, "nn/latest.pth", stable_for=0.1).poll, timeout=3,
-                      what="the new version")
+    assert wait_until(watcher_of(out, stable_for=0.1).poll, timeout=3, what="the new version")
 
 
 # --------------------------------------------------------------------------- end to end
@@ -152,7 +158,8 @@ def test_seed_train_play_managed_by_pitwall(tmp_path, runs_root):
         "  sim_device: cpu",
         "  rl_device: cpu",
         "  checkpoint_update_freq: 100",
-        "  relay_kick_after: '3,6,10,15,25,40'",
+        "relay:",
+        "  kick_after: [3, 6, 10, 15, 25, 40]",
         ""]))
     run = launch(str(profile), [], runs_root).run_dir
     rec = load_run(run).record
@@ -237,16 +244,16 @@ def test_relay_announces_a_latest_that_never_stops_changing(tmp_path):
     t = threading.Thread(target=rewrite, daemon=True)
     t.start()
     try:
-        watcher = LatestWatcher(out, "nn/latest.pth", stable_for=0.5, max_wait=1.0)
+        watcher = watcher_of(out, stable_for=0.5, max_wait=1.0)
         t0 = time.monotonic()
-        sig = wait_until(watcher.poll, timeout=10, poll=0.02, what="an overdue announcement")
+        found = wait_until(watcher.poll, timeout=10, poll=0.02, what="an overdue announcement")
         assert time.monotonic() - t0 >= 0.9
-        assert sig.size > 0
+        assert found == path and path.stat().st_size > 0
     finally:
         stop.set()
         t.join(5)
     half = out / "nn" / "half.pth"
     torch.save({"w": torch.zeros(1000)}, str(half))
     half.write_bytes(half.read_bytes()[:300])
-    w2 = LatestWatcher(out, "nn/half.pth", stable_for=0.5, max_wait=0.0)
+    w2 = watcher_of(out, "half.pth", stable_for=0.5, max_wait=0.0)
     assert w2.poll() is None

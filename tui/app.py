@@ -327,12 +327,25 @@ class PitwallApp(App[int]):
     @on(ViewerRequested)
     def _viewer_requested(self, msg: ViewerRequested) -> None:
         if msg.display is None:      # find and probe the displays, let the user pick one
+            from tui.core.viewers import window_unavailable
+
+            why = window_unavailable(msg.path)   # a backend that opens no window: headless
+            if why is not None:
+                self.notify("%s: the viewer runs headless (tab 5 shows its frames)" % why)
+                self.start_viewer(msg.path, "none")
+                return
             self._probe_displays(msg.path)
         else:
             self.start_viewer(msg.path, msg.display, msg.remember)
 
     @on(RecordRequested)
     def _record_requested(self, msg: RecordRequested) -> None:
+        from tui.core.videos import record_unavailable
+
+        why = record_unavailable(msg.path)      # a backend that cannot record says why
+        if why is not None:
+            self.notify("Record video: %s" % why, severity="warning")
+            return
         if msg.episodes:
             self._act(partial(actions.record, msg.path, msg.checkpoint, msg.episodes))()
             return

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
-from runners.params_reader import ParamsReader
+from runners.sdk.params import ParamsReader
 from runners.protocol import ProtocolError, RunPaths, read_params
 
 ENV_BACKENDS = ("auto", "isaacgym", "gymnasium")

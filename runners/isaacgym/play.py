@@ -1,215 +1,187 @@
-"""``python -m runners.isaacgym play``: an rl_games player that follows the run's checkpoints.
+"""What the toolkit's player needs from the IsaacGym runner: rl_games' own player (network,
+action rescaling, RNN states) over the same env backend as training.
 
-Unlike the seed's play loop it
+Unlike the seed's play loop, the toolkit's player loads its start checkpoint before the first
+step, follows the state file (and ``nn/latest.pth`` in auto mode) between any two env steps,
+swaps the weights into the running model (the envs and the Isaac Gym viewer window stay as they
+are) and refuses a bad file, keeping the current policy. ``play.num_envs`` envs run (4, as the
+seed) with the Isaac Gym viewer's camera on env ``play.follow_env``.
 
-- loads its start checkpoint before the first step (what the state file asks for; in auto mode
-  ``nn/latest.pth``), instead of running a random policy until the state file changes;
-- follows ``.checkpoint_state.json`` and, in auto mode, ``nn/latest.pth`` itself, checked
-  between any two env steps (the seed looks only every 1000 player steps); a switch swaps the
-  weights into the running model: the envs, and the Isaac Gym viewer window, stay as they are;
-- refuses a bad file (truncated, another network, a type outside the allow-list) and keeps
-  the current policy, and says so in ``.viewer/<id>.json`` (the acknowledgement the control
-  center shows);
-- runs ``play.num_envs`` envs (4, as the seed) with the camera on env ``play.follow_env``.
-
-The env comes from the same backend as training (``envs.py``); the network and the action
-rescaling come from rl_games' own player (``Runner.create_player``); this module owns the loop.
+Pictures: on Isaac Gym, the viewer window on an X display (Isaac Gym renders no offscreen frames
+here, so no preview frames or videos); on the gymnasium (CPU) backend, env 0's MuJoCo scene:
+preview frames, videos and MuJoCo's passive-viewer window.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from runners.checkpoint_follower import CheckpointFollower, Loaded
+import numpy as np
+
 from runners.protocol import RunPaths
+from runners.protocol.displays import KIND_X11, display_kind
+from runners.sdk import PlayContext, Playback, PlaySettings, Window
 
 from .checkpoint_io import check_compatible, checkpoint_step, load_rl_games_checkpoint
 from .config import RunnerConfig
-from .envs import Backend
+from .envs import Backend, choose_backend, make_backend
 from .rl_config import play_params
 
-EPISODE_LINE_S = 1.0
-IDLE_FRAME_S = 1.0 / 30.0
-FELL_BEHIND_S = 0.25
+
+class RlGamesEnv(object):
+    """rl_games' player env calls behind the gymnasium-style API the toolkit's player uses:
+    a batch (finished envs reset by the env itself), rewards and dones as numpy arrays."""
+
+    def __init__(self, player: Any):
+        self.player = player
+        self.env = player.env
+        self.batch = 1
+
+    def reset(self, seed: Optional[int] = None) -> Tuple[Any, Dict[str, Any]]:
+        obs = self.player.env_reset(self.env)
+        self.batch = self.player.get_batch_size(obs, 1)
+        if getattr(self.player, "is_rnn", False):
+            self.player.init_rnn()
+        return obs, {}
+
+    def step(self, action: Any) -> Tuple[Any, np.ndarray, np.ndarray, np.ndarray, Any]:
+        obs, reward, done, info = self.player.env_step(self.env, action)
+        r = np.asarray(reward.reshape(-1)[:self.batch].double().cpu())
+        d = np.asarray(done.reshape(-1)[:self.batch].cpu()).astype(bool)
+        if d.any() and getattr(self.player, "is_rnn", False) and self.player.states is not None:
+            idx = np.flatnonzero(d).tolist()
+            for s in self.player.states:
+                s[:, idx, :] = 0.0
+        return obs, r, d, np.zeros_like(d), info
+
+    def close(self) -> None:
+        if hasattr(self.env, "close"):
+            try:
+                self.env.close()
+            except Exception:
+                pass
 
 
-class Player(object):
-    def __init__(self, run_dir: Path, viewer_id: str, cfg: RunnerConfig, backend: Backend,
-                 display: str = "none", stop: Callable[[], bool] = lambda: False,
-                 say: Callable[[str], None] = print):
-        self.paths = RunPaths(run_dir)
-        self.cfg = cfg
-        self.backend = backend
-        self.stop = stop
-        self.say = say
-        self.display = display or "none"
-        # the ack says "starting" while the (possibly slow) env comes up
-        self.follower = CheckpointFollower(self.paths.root, viewer_id, load=self._load,
-                                           display=self.display)
-        self.player = None  # type: Any
-        self.env = None  # type: Any
-        self.task = None  # type: Any
+class IsaacGymWindow(Window):
+    """The Isaac Gym viewer the task opened itself (not headless); the camera follows one env.
+    The task draws it during its own step; ``idle`` draws while no step runs."""
+
+    def __init__(self, task: Any, follow_env: int, say: Any):
+        self.task = task
         self.camera = None  # type: Any
-        self.dt = 0.0
-        self.env_steps = 0
-        self.episodes = 0
-        self._last_error = None  # type: Optional[str]
-        self._last_line = 0.0
+        if follow_env >= 0:
+            from .camera import EnvCamera
 
-    # ------------------------------------------------------------------ setup
-    def setup(self) -> None:
+            self.camera = EnvCamera(task, follow_env, say=say)
+
+    def sync(self) -> None:
+        if self.camera is not None:
+            self.camera.update()
+
+    def is_open(self) -> bool:
+        gym, viewer = getattr(self.task, "gym", None), getattr(self.task, "viewer", None)
+        if gym is None or viewer is None:
+            return False
+        return not gym.query_viewer_has_closed(viewer)
+
+    def idle(self) -> None:
+        self.task.render()
+
+
+class RlGamesPlayback(Playback):
+    def __init__(self, ctx: PlayContext):
         import torch
 
+        cfg = ctx.config  # type: RunnerConfig
+        self.cfg = cfg
+        self.say = ctx.say
+        source = RunPaths(ctx.run_dir).run_json
+        headless = display_kind(ctx.display) != KIND_X11
+        name, note = choose_backend(cfg, source)
+        if name == "isaacgym" and display_kind(ctx.display) not in ("none", KIND_X11):
+            raise ValueError("--display %r: Isaac Gym's viewer opens only on an X display "
+                             "(':0', 'localhost:10.0'), or use none" % ctx.display)
+        self.say("environment: %s" % note)
+        self.backend = make_backend(name, cfg, source)  # type: Backend
+        self.backend.prepare(self.say)
+        env_name = self.backend.register(cfg.play.num_envs,
+                                         headless=headless or name != "isaacgym")
+        params = play_params(cfg, self.backend.rl_games_base(), env_name, source)
+        if name == "gymnasium":
+            torch.set_num_threads(1)  # a batch of 4: threads only add latency
         from .train import build_runner
 
-        cfg = self.cfg
-        self.backend.prepare(self.say)
-        headless = self.display in ("none", "")
-        env_name = self.backend.register(cfg.play.num_envs, headless=headless)
-        params = play_params(cfg, self.backend.rl_games_base(), env_name, self.paths.run_json)
-        if self.backend.name == "gymnasium":
-            torch.set_num_threads(1)  # a batch of 4: threads only add latency
         runner = build_runner(self.backend, [])
         runner.load(params)
         self.player = runner.create_player()
-        self.env = self.player.env
-        self.task = self.backend.viewer_task(self.env)
-        if self.task is not None and cfg.play.follow_env >= 0 and self.backend.name == "isaacgym":
-            from .camera import EnvCamera
-
-            self.camera = EnvCamera(self.task, cfg.play.follow_env, say=self.say)
+        self.vec = self.player.env
+        self.task = self.backend.viewer_task(self.vec)
+        self.env_label = cfg.task if name == "isaacgym" else cfg.gym_env
+        self.seed = cfg.seed
         # with a window, Isaac Gym paces itself (sync_frame_time in VecTask.render)
-        paced_by_viewer = self.task is not None and self.backend.name == "isaacgym"
-        if cfg.play.realtime and not paced_by_viewer:
-            self.dt = self.backend.step_dt(self.env)
-        self.follower.set_extra(backend=self.backend.name, num_envs=cfg.play.num_envs,
-                                follow_env=cfg.play.follow_env)
+        self.dt = 0.0 if (self.task is not None and name == "isaacgym") else \
+            self.backend.step_dt(self.vec)
+        self._frames = None  # type: Any
+        self._size = ctx.frame_size or (256, 256)
+        self.ack_extra = {"backend": name, "num_envs": cfg.play.num_envs,
+                          "follow_env": cfg.play.follow_env}
 
-    # ------------------------------------------------------------------ checkpoints
-    def _load(self, path: Path) -> Tuple[Dict[str, Any], Optional[int]]:
+    def make_env(self) -> RlGamesEnv:
+        return RlGamesEnv(self.player)
+
+    def load(self, path: Path) -> Tuple[Dict[str, Any], Optional[int]]:
         state = load_rl_games_checkpoint(path, map_location=self.player.device)
         check_compatible(self.player.model.state_dict(), state["model"], path)
         kept = {"model": state["model"], "env_state": state.get("env_state"),
                 "epoch": state.get("epoch")}
         return kept, checkpoint_step(state)
 
-    def _swap(self, loaded: "Loaded[Dict[str, Any]]") -> None:
-        state = loaded.policy
-        self.player.model.load_state_dict(state["model"])
-        env_state = state.get("env_state")
-        if env_state is not None and hasattr(self.env, "set_env_state"):
-            self.env.set_env_state(env_state)  # as rl_games' player.restore does
+    def activate(self, policy: Dict[str, Any]) -> None:
+        self.player.model.load_state_dict(policy["model"])
+        env_state = policy.get("env_state")
+        if env_state is not None and hasattr(self.vec, "set_env_state"):
+            self.vec.set_env_state(env_state)  # as rl_games' player.restore does
         if getattr(self.player, "is_rnn", False):
             self.player.init_rnn()
-        self.follower.set_extra(checkpoint_epoch=state.get("epoch"))
-        self.say("loaded %s (epoch %s, frame %s)" % (loaded.path, state.get("epoch"),
-                                                     loaded.step))
 
-    def poll(self) -> None:
-        loaded = self.follower.poll()
-        if loaded is not None:
-            self._swap(loaded)
-        err = self.follower.status.error
-        if err and err != self._last_error:
-            self.say("checkpoint refused, keeping the current policy: %s" % err)
-        self._last_error = err
+    def act(self, policy: Any, obs: Any) -> Any:
+        return self.player.get_action(obs, self.cfg.play.deterministic)
 
-    # ------------------------------------------------------------------ loop
-    def run(self) -> int:
-        try:
-            self.say("viewer %s: %s, %d envs, display %s; waiting for %s"
-                     % (self.follower.viewer_id, self.backend.name, self.cfg.play.num_envs,
-                        self.display, self.follower.latest_relpath))
-            self.setup()
-            if not self._wait_first():
-                self.say("stopped before any checkpoint was loaded")
-                return 0
-            self._loop()
-            self.say("stopped after %d env steps, %d episodes" % (self.env_steps, self.episodes))
-            return 0
-        finally:
-            self.follower.set_extra(env_steps=self.env_steps)
-            self.follower.close()
-            if self.env is not None and hasattr(self.env, "close"):
-                try:
-                    self.env.close()
-                except Exception:
-                    pass
+    def _env0(self) -> Any:
+        envs = getattr(self.vec, "envs", None)
+        if self.backend.name != "gymnasium" or not envs:
+            raise RuntimeError("Isaac Gym renders only in its viewer window here: no preview "
+                               "frames or videos (use --display :0)")
+        return envs[0]
 
-    def _wait_first(self) -> bool:
-        """Load the start checkpoint before the first step; keep a window responsive."""
-        while self.follower.current is None:
-            if self.stop():
-                return False
-            loaded = self.follower.poll(force=True)
-            if loaded is not None:
-                self._swap(loaded)
-                break
-            self._idle()
-        return True
+    def frame(self) -> np.ndarray:
+        from runners.rendering.mujoco_scene import MujocoFrames
 
-    def _idle(self) -> None:
-        if self.task is not None and hasattr(self.task, "render"):
-            self.task.render()  # draws the current scene, handles the window's events
-        time.sleep(IDLE_FRAME_S)
+        env0 = self._env0()
+        if self._frames is None:
+            self._frames = MujocoFrames(self._size)
+        return self._frames.frame(env0)
 
-    def _loop(self) -> None:
+    def open_window(self, display: str) -> Window:
+        if self.backend.name == "gymnasium":
+            from runners.rendering.mujoco_scene import MujocoWindow
+
+            return MujocoWindow(self._env0(), display)
+        if self.task is None:
+            raise RuntimeError("the Isaac Gym task opened no viewer on %s" % display)
+        return IsaacGymWindow(self.task, self.cfg.play.follow_env, self.say)
+
+    def zero_action(self) -> Any:
         import torch
 
-        player = self.player
-        obs = player.env_reset(self.env)
-        batch = player.get_batch_size(obs, 1)
-        if getattr(player, "is_rnn", False):
-            player.init_rnn()
-        returns = torch.zeros(batch, dtype=torch.float64)
-        lengths = torch.zeros(batch, dtype=torch.int64)
-        next_tick = time.monotonic()
-        started = time.monotonic()
-        while not self.stop():
-            self.poll()
-            action = player.get_action(obs, self.cfg.play.deterministic)
-            obs, reward, done, _ = player.env_step(self.env, action)
-            self.env_steps += 1
-            returns += reward.reshape(-1)[:batch].double().cpu()
-            lengths += 1
-            finished = done.reshape(-1)[:batch].cpu().nonzero(as_tuple=False).flatten()
-            if finished.numel():
-                self._episodes_done(finished, returns, lengths, started)
-                if getattr(player, "is_rnn", False) and player.states is not None:
-                    for s in player.states:
-                        s[:, finished, :] = 0.0
-                returns[finished] = 0.0
-                lengths[finished] = 0
-            if self.camera is not None:
-                self.camera.update()
-            if self.dt:
-                next_tick = self._pace(next_tick)
+        shape = (self.cfg.play.num_envs,) + tuple(self.player.action_space.shape)
+        return torch.zeros(shape, device=self.player.device)
 
-    def _episodes_done(self, finished: Any, returns: Any, lengths: Any, started: float) -> None:
-        for i in finished.tolist():
-            self.episodes += 1
-            self.follower.note_episode(float(returns[i]))
-        now = time.monotonic()
-        self.follower.set_extra(env_steps=self.env_steps,
-                                steps_per_s=round(self.env_steps / max(now - started, 1e-9), 1))
-        if now - self._last_line >= EPISODE_LINE_S:
-            self._last_line = now
-            i = finished.tolist()[0]
-            cur = self.follower.current
-            self.say("episode %d: return %.2f, length %d (env %d, step %s)"
-                     % (self.episodes, float(returns[i]), int(lengths[i]), i,
-                        cur.step if cur is not None else "?"))
+    def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+        RlGamesEnv(self.player).close()
 
-    def _pace(self, next_tick: float) -> float:
-        """Real time: wait out the env's time step, still polling so a switch lands at once."""
-        next_tick += self.dt
-        while not self.stop():
-            remaining = next_tick - time.monotonic()
-            if remaining <= 0:
-                break
-            time.sleep(min(remaining, self.follower.poll_interval))
-            self.poll()
-        if time.monotonic() - next_tick > FELL_BEHIND_S:
-            next_tick = time.monotonic()
-        return next_tick
+
+def play_settings(cfg: RunnerConfig) -> PlaySettings:
+    return PlaySettings(realtime=cfg.play.realtime, seed=cfg.seed)

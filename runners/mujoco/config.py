@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
-from runners.params_reader import MISSING, ParamsReader
+from runners.sdk.params import MISSING, ParamsReader
 from runners.protocol import RunPaths, read_params
 
 DEVICES = ("auto", "cpu", "cuda")

@@ -26,7 +26,7 @@ from .envs import final_observations, make_vector_env, space_dims
 from .normalize import ObsNormalizer, RewardScaler
 from .policy import ActorCritic
 from .ppo import RolloutBuffer, UpdateStats, ppo_update
-from runners.stop_flag import StopFlag
+from runners.sdk.stop_flag import StopFlag
 from .train_videos import TrainingVideos
 
 RECENT_EPISODES = 20  # rollout/ep_return is the mean of this many recent finished episodes

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from runners.protocol import RunPaths, atomic_write_with
+from runners.protocol.runner_args import record_args
 
 from .config import VideoConfig
 
@@ -85,10 +86,9 @@ class TrainingVideos(object):
             self.running = None
         if self.queue:
             ep, path = self.queue.popleft()
-            argv = [sys.executable, "-m", "runners.mujoco", "record", "--run-dir",
-                    str(self.paths.root), "--checkpoint", str(path), "--source", "training",
-                    "--train-episode", str(ep), "--episodes", str(self.cfg.video_episodes),
-                    "--delete-checkpoint"]
+            argv = [sys.executable, "-m", "runners.mujoco"] + record_args(
+                self.paths.root, "train-video", self.cfg.video_episodes, path) + [
+                "--source", "training", "--train-episode", str(ep), "--delete-checkpoint"]
             # same process group (a stop of the run reaches it); output into our log
             self.say("recording a video of training episode %d (%s)" % (ep, path.name))
             self.running = (ep, subprocess.Popen(argv, stdin=subprocess.DEVNULL,

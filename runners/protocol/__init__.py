@@ -6,11 +6,14 @@ syntax, so any runner environment can import it. See ``docs/protocol.md``.
 from .artifacts import Artifacts, output_dir, read_artifacts, write_artifacts
 from .atomic import append_line, atomic_write_bytes, atomic_write_json, atomic_write_with, \
     read_json_object
-from .checkpoints import (CKPT_FORMAT, CheckpointInfo, CheckpointLoadError, FileSignature,
-                          IndexEntry, checkpoint_file_name, file_signature, latest_link_target,
-                          list_checkpoints,
-                          load_torch_checkpoint, natural_key, read_index, save_checkpoint,
-                          save_torch_checkpoint, step_from_name)
+from .checkpoint_formats import FORMAT_NAMES, FORMATS, CheckpointFormat, get_format
+from .checkpoint_layout import CheckpointLayout, CheckpointSpec, checkpoint_layout
+from .checkpoint_listing import (LATEST_NEWEST, CheckpointInfo, latest_link_target,
+                                 list_checkpoints, newest_checkpoint)
+from .checkpoint_names import checkpoint_file_name, natural_key, step_from_name
+from .checkpoints import (CKPT_FORMAT, CheckpointLoadError, FileSignature, IndexEntry,
+                          file_signature, load_torch_checkpoint, read_index, save_checkpoint,
+                          save_torch_checkpoint)
 from .errors import ProtocolError
 from .metrics import MetricRecord, MetricWriter, parse_metric_line
 from .preview import (PREVIEW_FORMAT, PngError, PreviewFrame, decode_png, encode_png,

@@ -10,47 +10,20 @@ numpy scalar) pass an explicit allow-list; nothing is ever unpickled blindly.
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, \
-    Tuple, Union
+from typing import IO, Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 from .atomic import append_line, atomic_write_with
 from .checkpoint_load import CheckpointLoadError, load_torch_checkpoint
-from .rundir import CKPT_INDEX, LATEST_NAME, NN_DIR, RunPaths
+from .checkpoint_names import DEFAULT_STEM, checkpoint_file_name, natural_key
+from .rundir import CKPT_INDEX, NN_DIR, RunPaths
 
 CKPT_FORMAT = "pitwall.ckpt/1"
-DEFAULT_STEM = "ckpt"
-STEP_DIGITS = 9
-
-_INT_RE = re.compile(r"\d+")
-_EP_RE = re.compile(r"(?:^|_)(?:ep|epoch|it|iter|step)_?(\d+)", re.IGNORECASE)
-
-
-def checkpoint_file_name(step: int, stem: str = DEFAULT_STEM) -> str:
-    return "%s_%0*d.pth" % (stem, STEP_DIGITS, int(step))
-
-
-def natural_key(name: str) -> Tuple[Any, ...]:
-    """Sort key that orders ``ep_100`` after ``ep_99``."""
-    parts = re.split(r"(\d+)", name)
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
-
-
-def step_from_name(name: str) -> Optional[int]:
-    """The step/epoch a checkpoint file name carries, if any (``ckpt_000100.pth`` → 100,
-    rl_games ``last_Ant_ep_250_rew_12.5.pth`` → 250)."""
-    m = _EP_RE.search(name)
-    if m:
-        return int(m.group(1))
-    ints = _INT_RE.findall(Path(name).stem)
-    return int(ints[-1]) if ints else None
 
 
 class FileSignature(NamedTuple):
@@ -130,79 +103,6 @@ def read_index(nn_dir: Union[str, Path]) -> Tuple[Dict[str, IndexEntry], int]:
     return entries, bad
 
 
-@dataclass
-class CheckpointInfo:
-    """A checkpoint file as listed for the user."""
-    name: str
-    path: Path
-    size: int
-    mtime: float
-    step: Optional[int]
-    epoch: Optional[int] = None
-    metrics: Dict[str, float] = field(default_factory=dict)
-    is_latest: bool = False        # this is ``latest.pth`` itself
-    same_as_latest: bool = False   # this history file is what ``latest.pth`` holds now
-
-
-def list_checkpoints(nn_dir: Union[str, Path], pattern: str = "*.pth",
-                     latest_name: str = LATEST_NAME) -> List[CheckpointInfo]:
-    """Every checkpoint in ``nn_dir`` sorted by step (numerically), ``latest.pth`` last."""
-    nn_dir = Path(nn_dir)
-    try:
-        names = os.listdir(str(nn_dir))
-    except OSError:
-        return []
-    index, _ = read_index(nn_dir)
-    latest_sig = file_signature(nn_dir / latest_name)
-    out: List[CheckpointInfo] = []
-    for name in names:
-        if name.startswith(".") or not fnmatch.fnmatch(name, pattern):
-            continue
-        p = nn_dir / name
-        try:
-            st = os.stat(str(p))
-        except OSError:
-            continue
-        e = index.get(name)
-        info = CheckpointInfo(
-            name=name, path=p, size=st.st_size, mtime=st.st_mtime,
-            step=e.step if e else (None if name == latest_name else step_from_name(name)),
-            epoch=e.epoch if e else None, metrics=dict(e.metrics) if e else {},
-            is_latest=(name == latest_name),
-        )
-        if latest_sig is not None and name != latest_name and st.st_ino == latest_sig.inode \
-                and st.st_size == latest_sig.size:
-            info.same_as_latest = True
-        out.append(info)
-    latest = [c for c in out if c.is_latest]
-    for c in latest:
-        twin = [o for o in out if o.same_as_latest]
-        if twin:
-            c.step, c.epoch, c.metrics = twin[0].step, twin[0].epoch, dict(twin[0].metrics)
-    history = sorted((c for c in out if not c.is_latest),
-                     key=lambda c: (c.step if c.step is not None else -1, natural_key(c.name)))
-    return history + latest
-
-
-def latest_link_target(path: Union[str, Path],
-                       latest_name: str = LATEST_NAME) -> Optional[Path]:
-    """The history file ``latest.pth`` currently is (it is saved as a hard link to it), or
-    None when ``path`` is not the latest file or no numbered twin exists (a copy, a foreign
-    trainer's in-place file)."""
-    path = Path(path)
-    if path.name != latest_name:
-        return None
-    try:
-        ino = os.stat(str(path)).st_ino
-        with os.scandir(str(path.parent)) as it:
-            for e in it:
-                if e.name != path.name and e.name.endswith(path.suffix) and e.inode() == ino:
-                    return path.parent / e.name
-    except OSError:
-        pass
-    return None
-
-
 def save_checkpoint(run_dir: Union[str, Path], write: Callable[[IO[bytes]], None], step: int,
                     epoch: Optional[int] = None, metrics: Optional[Dict[str, float]] = None,
                     stem: str = DEFAULT_STEM, update_latest: bool = True,
@@ -265,14 +165,8 @@ def save_torch_checkpoint(run_dir: Union[str, Path], payload: Dict[str, Any], st
     return save_checkpoint(run_dir, lambda f: torch.save(data, f), step, **kwargs)
 
 
-def history_names(names: Iterable[str], stem: str = DEFAULT_STEM) -> List[str]:
-    return sorted((n for n in names if n.startswith(stem + "_") and n.endswith(".pth")),
-                  key=natural_key)
-
-
 __all__ = [
-    "CKPT_FORMAT", "NN_DIR", "CheckpointInfo", "CheckpointLoadError", "FileSignature",
-    "IndexEntry", "checkpoint_file_name", "file_signature", "history_names", "list_checkpoints",
-    "load_torch_checkpoint", "natural_key", "read_index", "save_checkpoint",
-    "save_torch_checkpoint", "step_from_name",
+    "CKPT_FORMAT", "NN_DIR", "CheckpointLoadError", "FileSignature", "IndexEntry",
+    "file_signature", "load_torch_checkpoint", "read_index", "save_checkpoint",
+    "save_torch_checkpoint",
 ]

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .atomic import atomic_write_bytes
 from .errors import ProtocolError
-from .rundir import RunPaths
+from .rundir import RunPaths, check_role_name
 
 PREVIEW_FORMAT = "pitwall.preview/1"
 TEXT_KEY = "pitwall"
@@ -260,3 +260,34 @@ def list_previews(run_dir: PathLike) -> List[str]:
     except OSError:
         return []
     return sorted(n[:-4] for n in names if n.endswith(".png") and not n.startswith("."))
+
+
+# ------------------------------------------------------------------ who is watching
+# A control center showing a headless viewer's frames (the TUI's Preview tab, ``pitwall
+# preview``) touches ``preview/<id>.watch`` every few seconds; a headless viewer that nobody has
+# watched for its ``idle_exit`` seconds ends itself (docs/playback.md).
+WATCH_SUFFIX = ".watch"
+
+
+def preview_watch_file(run_dir: PathLike, viewer_id: str) -> Path:
+    return RunPaths(run_dir).preview_dir / (check_role_name(viewer_id) + WATCH_SUFFIX)
+
+
+def mark_preview_watched(run_dir: PathLike, viewer_id: str) -> None:
+    """Say that somebody looks at this viewer's frames now (best effort)."""
+    path = preview_watch_file(run_dir, viewer_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(str(path), "a"):
+            pass
+        os.utime(str(path), None)
+    except OSError:
+        pass
+
+
+def preview_watched_at(run_dir: PathLike, viewer_id: str) -> Optional[float]:
+    """When somebody last looked at this viewer's frames (Unix time), None if never."""
+    try:
+        return os.stat(str(preview_watch_file(run_dir, viewer_id))).st_mtime
+    except OSError:
+        return None

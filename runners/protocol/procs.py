@@ -46,6 +46,9 @@ class ProcRecord:
     exit_code: Optional[int] = None
     signal: Optional[int] = None  # set when the process died of a signal
     error: Optional[str] = None   # the wrapper could not start the process
+    display: str = ""             # a viewer: the display it was started on
+    record_target: str = ""       # a recorder: the checkpoint it records
+    record_episodes: int = 0      # a recorder: how many episodes
     format: str = PROC_FORMAT
 
     @property
@@ -77,6 +80,9 @@ class ProcRecord:
             exit_code=get(d, "exit_code", opt_int, path, default=None),
             signal=get(d, "signal", opt_int, path, default=None),
             error=get(d, "error", opt_str, path, default=None),
+            display=get(d, "display", str, path, default=""),
+            record_target=get(d, "record_target", str, path, default=""),
+            record_episodes=get(d, "record_episodes", int, path, default=0),
             format=get(d, "format", str, path, default=PROC_FORMAT),
         )
 

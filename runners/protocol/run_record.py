@@ -52,6 +52,9 @@ class ProcessSpec:
     ready_timeout: float = 120.0
     stop: StopPolicy = field(default_factory=StopPolicy)
     resume_args: List[str] = field(default_factory=list)  # "{checkpoint}" is replaced
+    display: str = ""             # a viewer: the display it is started on
+    record_target: str = ""       # a recorder: the checkpoint it records
+    record_episodes: int = 0      # a recorder: how many episodes
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -81,6 +84,9 @@ class ProcessSpec:
             stop=StopPolicy.from_dict(get(d, "stop", dict, path, default={}), path,
                                       where + ".stop"),
             resume_args=[str(a) for a in resume_args],
+            display=get(d, "display", str, path, default=""),
+            record_target=get(d, "record_target", str, path, default=""),
+            record_episodes=get(d, "record_episodes", int, path, default=0),
         )
 
 
@@ -99,6 +105,7 @@ class RunRecord:
     profile: Dict[str, Any] = field(default_factory=dict)  # resolved profile (metrics, play ...)
     launcher: Dict[str, Any] = field(default_factory=lambda: {"kind": "local"})
     sweep_id: str = ""            # runs launched together by one multirun share it ("" = none)
+    capabilities: Dict[str, Any] = field(default_factory=dict)  # what the backend can do
     host: str = field(default_factory=socket.gethostname)
     git: Optional[Dict[str, Any]] = None
     pitwall_version: str = ""
@@ -141,6 +148,7 @@ class RunRecord:
             profile=get(d, "profile", dict, path, default={}),
             launcher=launcher,
             sweep_id=get(d, "sweep_id", str, path, default=""),
+            capabilities=get(d, "capabilities", dict, path, default={}),
             host=get(d, "host", str, path, default=""),
             git=get(d, "git", (dict, type(None)), path, default=None),
             pitwall_version=get(d, "pitwall_version", str, path, default=""),

@@ -101,7 +101,8 @@ def test_invalid_metrics_in_run_json_fall_back_and_say_so(tmp_path):
     store = MetricStore()
     run.catch_up(store)
     assert store.tags(RUN_NAME) == ["a"]
-    assert "profile.metrics is invalid" in run.status().problems()[0]
+    problem = run.status().problems()[0]
+    assert "run.json profile is invalid" in problem and "field 'metrics.0'" in problem
 
 
 def test_metric_files_follow_artifacts_json(tmp_path):

@@ -6,10 +6,9 @@ import sys
 
 from runners.protocol import read_proc_record, read_starter_record
 
-from tui.core.displays import choose_display
 from tui.core.registry import load_run
 from tui.core.run_control import stop_run
-from tui.core.viewers import pending_switch, start_viewer, viewer_acks
+from tui.core.viewers import choose_viewer_display, pending_switch, start_viewer, viewer_acks
 
 from .common import add_run_arg, age, guarded, print_json, run_dir, table
 
@@ -41,7 +40,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         return 0
     if args.list:
         return list_viewers(d, args.json)
-    choice = choose_display(args.display)
+    choice = choose_viewer_display(d, args.display)
     if choice.message:
         sys.stderr.write("pitwall: %s\n" % choice.message)
     args.display = choice.display

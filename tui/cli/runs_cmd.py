@@ -5,12 +5,12 @@ import argparse
 import fnmatch
 import sys
 
-from runners.protocol import list_checkpoints
 from runners.protocol.metrics import parse_metric_line
 
 from tui.core.registry import RunInfo, load_run, scan_runs
 from tui.core.run_checkpoints import find_checkpoint, layout, list_run_checkpoints
 from tui.core.run_control import delete_run, restart, resume, stop_run
+from tui.core.run_profile import run_headline
 
 from .common import add_run_arg, age, err, guarded, print_json, run_dir, runs_root, table
 
@@ -79,7 +79,7 @@ def last_metrics(info: RunInfo, tag: str | None) -> tuple[int | None, float | No
 
 
 def run_row(info: RunInfo) -> dict:
-    tag = (info.record.profile.get("headline") if info.record else None)
+    tag = run_headline(info.record)
     step, value = last_metrics(info, tag)
     ckpts = list_run_checkpoints(info.path, info.record) if info.record else []
     newest = next((c for c in reversed(ckpts) if not c.is_latest), None)
@@ -170,8 +170,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.checkpoint:
         ck = find_checkpoint(d, args.checkpoint)
     else:
-        lay = layout(d)
-        hist = [c for c in list_checkpoints(lay.nn_dir, lay.glob) if not c.is_latest]
+        hist = [c for c in layout(d).list() if not c.is_latest]
         if not hist:
             print("%s has no checkpoint to resume from" % d.name)
             return 2

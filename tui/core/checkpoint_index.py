@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from runners.protocol import CheckpointInfo, RunRecord, list_checkpoints, read_run_record
+from runners.protocol import CheckpointInfo, CheckpointLayout, RunRecord, read_run_record
 from runners.protocol.artifacts import ARTIFACTS_FILE
 from runners.protocol.checkpoints import file_signature
 from runners.protocol.rundir import CKPT_INDEX, RUN_JSON
 
-from .run_checkpoints import CheckpointLayout, layout
+from .run_checkpoints import layout
 
 DEBOUNCE_S = 0.015     # a save is a rename, a link and an append: list once after the burst
 POLL_INTERVAL_S = 2.0  # NFS fallback for tracked runs
@@ -194,8 +194,9 @@ class CheckpointIndex:
         return entry.layout
 
     def _signature(self, lay: CheckpointLayout) -> Signature:
+        latest = lay.latest_path
         return (_stat_sig(lay.nn_dir), _stat_sig(lay.nn_dir / CKPT_INDEX),
-                file_signature(lay.nn_dir / Path(lay.latest_relpath).name))
+                file_signature(latest) if latest is not None else None)
 
     def _rescan(self, entry: _Entry, record: RunRecord | None = None,
                 force: bool = False) -> tuple[CheckpointSnapshot, bool]:
@@ -211,7 +212,7 @@ class CheckpointIndex:
         sig = self._signature(lay)
         if not force and entry.snapshot is not None and sig == entry.sig:
             return entry.snapshot, False
-        ckpts = tuple(list_checkpoints(lay.nn_dir, lay.glob, Path(lay.latest_relpath).name))
+        ckpts = tuple(lay.list())
         prev = entry.snapshot
         changed = prev is None or _listing_key(prev.checkpoints) != _listing_key(ckpts)
         version = (prev.version if prev else 0) + (1 if changed else 0)

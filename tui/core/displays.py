@@ -29,19 +29,10 @@ from pathlib import Path
 from typing import Mapping
 
 from runners.protocol import ProtocolError, atomic_write_json, now_iso, read_json_object
+from runners.protocol.displays import HEADLESS, is_wayland_display, is_x_display
 
 X11_DIR = "/tmp/.X11-unix"
 PROBE_TIMEOUT_S = 3.0
-HEADLESS = "none"
-_X_RE = re.compile(r"^[A-Za-z0-9_.\-\[\]]*:\d+(\.\d+)?$")
-
-
-def is_x_display(name: str) -> bool:
-    return bool(_X_RE.match(name))
-
-
-def is_wayland_display(name: str) -> bool:
-    return not is_x_display(name) and (name.startswith("wayland-") or name.startswith("/"))
 
 
 @dataclass(frozen=True)

@@ -8,72 +8,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runners.protocol import (ProcessSpec, RunRecord, StopPolicy, create_run_dir, now_iso,
+from runners.protocol import (ProcessSpec, RunRecord, create_run_dir, now_iso,
                               read_proc_record, read_starter_record, write_run_record)
 from runners.protocol.rundir import RunPaths
 
 from tui import __version__
 
-from .profiles import ProfileError, ResolvedProfile, RoleSpec, render, resolve_profile
+from .backend_check import check_backend
+from .process_specs import RELAY_ROLE, SpecSource, relay_spec, train_spec
+from .profiles import ProfileError, ResolvedProfile, resolve_profile
 from .role_starter import log_event
 from .spawn import python_module_argv, spawn_detached
-
-RUNNER_RESUME_ARGS = ["--resume", "{checkpoint}"]
 
 
 def default_runs_root() -> Path:
     return Path(os.environ.get("PITWALL_ROOT") or "runs").absolute()
 
 
-def runner_argv(runner: str, mode: str, run_dir: Path, role: str) -> list[str]:
-    return python_module_argv("runners." + runner, mode, "--run-dir", str(run_dir),
-                              "--role", role)
-
-
 def build_process_specs(rp: ResolvedProfile, run_dir: Path) -> list[ProcessSpec]:
-    specs = []
-    for order, role in enumerate(rp.profile.processes):
-        specs.append(_process_spec(rp, role, run_dir, order))
+    src = SpecSource(rp.params, str(rp.path), run_dir.name)
+    specs = [train_spec(src, role, run_dir, order)
+             for order, role in enumerate(rp.profile.processes)]
+    if rp.profile.needs_relay and all(s.role != RELAY_ROLE for s in specs):
+        specs.append(relay_spec(run_dir, len(specs)))
     return specs
-
-
-def _process_spec(rp: ResolvedProfile, role: RoleSpec, run_dir: Path, order: int) -> ProcessSpec:
-    ctx = rp.context(run_dir=str(run_dir), role=role.role, run_name=run_dir.name)
-    where = "processes[%d]" % order
-    if role.runner is not None:
-        argv = runner_argv(role.runner, role.mode, run_dir, role.role)
-    else:
-        argv = [render(a, ctx, rp.path, where + ".argv") for a in role.argv or []]
-    argv += [render(a, ctx, rp.path, where + ".args") for a in role.args]
-    cwd = render(role.cwd, ctx, rp.path, where + ".cwd") if role.cwd else str(run_dir)
-    if not Path(cwd).is_dir():
-        raise ProfileError(rp.path, "field %r: working directory %s does not exist"
-                           % (where + ".cwd", cwd))
-    env = {k: render(v, ctx, rp.path, where + ".env." + k) for k, v in role.env.items()}
-    env.update({"PITWALL_RUN_DIR": str(run_dir), "PITWALL_ROLE": role.role,
-                "PYTHONUNBUFFERED": "1"})
-    ready: dict[str, Any] | None = None
-    if role.ready is not None:
-        ready = {}
-        for k in ("log", "file", "port", "delay"):
-            v = getattr(role.ready, k)
-            if v is not None:
-                ready[k] = render(v, ctx, rp.path, where + ".ready." + k) if isinstance(v, str) \
-                    and k != "log" else v
-        if "port" in ready:
-            try:
-                ready["port"] = int(ready["port"])
-            except ValueError:
-                raise ProfileError(rp.path, "field %r: port %r is not a number"
-                                   % (where + ".ready.port", ready["port"]))
-    resume = role.resume_args if role.resume_args is not None else (
-        RUNNER_RESUME_ARGS if role.runner is not None and role.mode == "train" else [])
-    resume = [a if "{checkpoint}" in a else render(a, ctx, rp.path, where + ".resume_args")
-              for a in resume]
-    return ProcessSpec(role=role.role, argv=argv, cwd=cwd, kind=role.kind, env=env, order=order,
-                       ready=ready, ready_timeout=role.ready.timeout if role.ready else 120.0,
-                       stop=StopPolicy(role.stop.sigint_grace, role.stop.sigterm_grace),
-                       resume_args=resume)
 
 
 def git_info(path: Path) -> dict[str, Any] | None:
@@ -93,7 +51,7 @@ def git_info(path: Path) -> dict[str, Any] | None:
 
 def _code_dir(rp: ResolvedProfile, specs: list[ProcessSpec], run_dir: Path) -> Path:
     """Where the code that runs lives: Pitwall itself for runners, else the command's cwd."""
-    if any(p.runner for p in rp.profile.processes):
+    if any(p.runner for p in rp.profile.processes):  # a Pitwall runner: Pitwall's own code
         return Path(__file__).resolve().parents[2]
     cwd = Path(specs[0].cwd)
     return cwd if cwd != run_dir else Path.cwd()
@@ -121,6 +79,7 @@ def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
                     wait: float = 10.0) -> LaunchResult:
     root = (runs_root or default_runs_root()).absolute()
     experiment = rp.experiment
+    checked = check_backend(rp, root)        # the runner refuses bad params: nothing created
     run_dir = create_run_dir(root, experiment)
     try:
         specs = build_process_specs(rp, run_dir)
@@ -132,10 +91,13 @@ def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
         params=rp.params, processes=specs, created_at=now_iso(), profile_path=str(rp.path),
         overrides=list(rp.overrides), profile=rp.profile.model_dump(mode="json"),
         git=git_info(_code_dir(rp, specs, run_dir)), pitwall_version=__version__,
+        capabilities=checked.capabilities.to_dict() if checked.capabilities else {},
     )
     write_run_record(run_dir, record)
     log_event(run_dir, "launched profile %s %s by pid %d"
               % (rp.name, " ".join(rp.overrides), os.getpid()))
+    for w in checked.warnings:
+        log_event(run_dir, "warning: %s" % w)
     starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir)),
                              RunPaths(run_dir).pitwall_log, cwd=run_dir)
     if wait > 0:

@@ -92,10 +92,11 @@ class StdoutSource(_Spec):
     @classmethod
     def _known_preset(cls, v: str | None) -> str | None:
         if v is not None:
-            from tui.core.metrics.line_patterns import PRESETS
+            from runners.adapters.log_presets import presets
 
-            if v not in PRESETS:
-                raise ValueError("unknown preset %r (known: %s)" % (v, ", ".join(sorted(PRESETS))))
+            known = presets()
+            if v not in known:
+                raise ValueError("unknown preset %r (known: %s)" % (v, ", ".join(sorted(known))))
         return v
 
 

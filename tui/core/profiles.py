@@ -7,6 +7,7 @@ allowed values. See ``docs/profiles.md``.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -19,12 +20,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, \
     model_validator
 
+from runners.protocol.adapter_specs import OutputDiscoverySpec, RelaySpec
+from runners.protocol.checkpoint_layout import CheckpointSpec
 from runners.protocol.rundir import check_experiment_name, check_role_name
+from runners.protocol.runner_args import check_module_name, check_runner_name, runner_module
 
 from .metric_specs import JsonlSource, MetricSourceSpec
 from .overrides import OverrideError, apply_overrides, load_yaml
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
+BYO_MODULE = "runners.sdk.byo"
 
 
 class ProfileError(ValueError):
@@ -69,6 +74,8 @@ class ReadySpec(_Model):
 
 class _Command(_Model):
     runner: str | None = None        # runners.<runner> (python -m runners.<runner> <mode> ...)
+    runner_module: str | None = None  # a backend of the user's own: python -m <module> <mode>
+    python: str | None = None        # the interpreter for a runner (default: Pitwall's)
     argv: list[str] | None = None    # an external command, templated
     args: list[str] = Field(default_factory=list)
     cwd: str | None = None
@@ -78,23 +85,48 @@ class _Command(_Model):
     @field_validator("runner")
     @classmethod
     def _runner_name(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", v):
-            raise ValueError("runner must be a module name under runners/ (e.g. mujoco)")
+        if v is not None:
+            check_runner_name(v)
+        return v
+
+    @field_validator("runner_module")
+    @classmethod
+    def _module_name(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_module_name(v)
         return v
 
     @model_validator(mode="after")
     def _one_command(self) -> "_Command":
-        if (self.runner is None) == (self.argv is None):
-            raise ValueError("give exactly one of runner (a Pitwall runner) or argv (a command)")
+        kinds = ("runner", "runner_module", "argv", "functions")
+        given = [k for k in kinds if getattr(self, k, None) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of runner (a Pitwall runner), runner_module (a "
+                             "backend module of your own)%s or argv (a command); found %s"
+                             % (", functions (your own env/policy functions)"
+                                if "functions" in type(self).model_fields else "",
+                                ", ".join(given) or "none"))
         if self.argv is not None and not self.argv:
             raise ValueError("argv must not be empty")
+        if self.python is not None and self.argv is not None:
+            raise ValueError("python applies to runner/runner_module; put the interpreter in "
+                             "argv instead")
         return self
+
+    @property
+    def module(self) -> str | None:
+        """The module ``python -m`` runs, or None for an external command."""
+        if self.argv is not None:
+            return None
+        if getattr(self, "functions", None) is not None:
+            return BYO_MODULE
+        return runner_module(self.runner, self.runner_module)
 
 
 class RoleSpec(_Command):
     role: str = "train"
     mode: Literal["train", "play"] = "train"
-    kind: Literal["train", "aux"] = "train"  # aux: a helper process (e.g. tui.core.seed_relay)
+    kind: Literal["train", "aux"] = "train"  # aux: a helper process (e.g. a relay)
     ready: ReadySpec | None = None
     resume_args: list[str] | None = None   # default for runners: ["--resume", "{checkpoint}"]
 
@@ -105,37 +137,27 @@ class RoleSpec(_Command):
         return v
 
 
-class PlaySpec(_Command):
-    pass
+class PlayFunctions(_Model):
+    """The user's own functions for the toolkit's player (``runners.sdk.byo``)."""
+    make_env: str                    # module:function (params) -> env
+    load: str                        # module:function (path, params) -> policy | (policy, step)
+    act: str                         # module:function (policy, obs) -> action
+    frame: str | None = None         # module:function (env) -> H x W x 3 uint8
+    path: list[str] = Field(default_factory=list)   # import them from here (templated)
+    label: str | None = None         # shown in the overlay (default: make_env)
 
-
-class CheckpointSpec(_Model):
-    dir: str = "nn"
-    glob: str = "*.pth"
-    latest: str = "latest.pth"
-    atomic: bool = True          # written atomically (native); False: wait until stable
-
-
-class OutputDiscoverySpec(_Model):
-    """A trainer that picks its own output directory and names it in its log (the seed's
-    IsaacGymEnvs ``train_play.py``: ``Training will save to: runs/<dir>``). The newest line of
-    ``logs/<role>.log`` that matches ``regex`` gives the directory (group ``dir``; a relative
-    path is taken from the role's working directory); it is recorded in ``artifacts.json``
-    and checkpoints, the state file and metric files are then looked up there. See
-    ``tui.core.output_discovery`` and ``docs/isaacgym.md``."""
-    role: str = "train"
-    regex: str = r"Training will save to: (?P<dir>\S+)"
-
-    @field_validator("regex")
+    @field_validator("make_env", "load", "act", "frame")
     @classmethod
-    def _has_dir_group(cls, v: str) -> str:
-        try:
-            rx = re.compile(v)
-        except re.error as e:
-            raise ValueError("not a valid regex (%s)" % e)
-        if "dir" not in rx.groupindex:
-            raise ValueError("the regex needs a named group 'dir'")
+    def _ref(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", v):
+            raise ValueError("expected 'package.module:function', found %r" % v)
         return v
+
+
+class PlaySpec(_Command):
+    # a headless viewer (of a Pitwall runner) that nobody watched for this long ends (0: never)
+    idle_exit: float = Field(900.0, ge=0)
+    functions: PlayFunctions | None = None   # the toolkit's player over your own functions
 
 
 class Profile(_Model):
@@ -151,7 +173,15 @@ class Profile(_Model):
         default_factory=lambda: [JsonlSource(kind="jsonl", path="metrics.jsonl")])
     headline: str | None = None       # the tag shown in the runs list
     checkpoints: CheckpointSpec = Field(default_factory=CheckpointSpec)
-    output_discovery: OutputDiscoverySpec | None = None   # the trainer names its output dir
+    output_discovery: OutputDiscoverySpec | None = None   # the trainer picks its output dir
+    relay: RelaySpec = Field(default_factory=RelaySpec)    # auto mode for a foreign viewer
+
+    @property
+    def needs_relay(self) -> bool:
+        """A viewer of the user's own, or a trainer that picks its own output directory: the
+        launch adds the relay role (runners.adapters.relay)."""
+        return (self.play is not None and self.play.module is None and self.relay.enabled) \
+            or self.output_discovery is not None
 
     @model_validator(mode="after")
     def _unique_roles(self) -> "Profile":
@@ -277,20 +307,30 @@ def format_validation_error(path: Path, err: ValidationError) -> str:
         loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-after"))
         loc = re.sub(r"\.(jsonl|tensorboard|csv|stdout)\b", "", loc)
         msg = e["msg"]
-        if e["type"] == "extra_forbidden":
+        if e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             model = _model_at(e["loc"][:-1])
-            allowed = ", ".join(model.model_fields) if model is not None else "?"
+            allowed = ", ".join(_field_names(model)) if model is not None else "?"
             msg = "unknown field (allowed: %s)" % allowed
         elif e["type"] == "missing":
             msg = "required field is missing"
         elif "input" in e and e["type"] not in ("value_error",):
             msg = "%s (got %r)" % (msg, e["input"])
         msg = msg.replace("Value error, ", "")
+        model = _model_at(e["loc"]) if e["type"] == "value_error" else None
+        head = msg.split(": ", 1)
+        if model is not None and len(head) == 2 and head[0] in _field_names(model):
+            loc, msg = "%s.%s" % (loc, head[0]), head[1]   # a dataclass names its own field
         lines.append("field %r: %s" % (loc or "<top>", msg))
     return "; ".join(lines)
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _field_names(model: Any) -> list[str]:
+    if dataclasses.is_dataclass(model):
+        return [f.name for f in dataclasses.fields(model)]
+    return list(model.model_fields)
+
+
+def _model_at(loc: tuple[Any, ...]) -> Any:
     from . import metric_specs as ms
 
     model: Any = Profile
@@ -303,16 +343,22 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
             model = {"jsonl": ms.JsonlSource, "tensorboard": ms.TensorBoardSource,
                      "csv": ms.CsvSource, "stdout": ms.StdoutSource}[part]
             continue
+        if dataclasses.is_dataclass(model):
+            return None
         f = model.model_fields.get(part)
         if f is None:
             return None
         model = _inner_model(f.annotation)
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    return model if _is_model(model) else None
+
+
+def _is_model(ann: Any) -> bool:
+    return isinstance(ann, type) and (issubclass(ann, BaseModel) or dataclasses.is_dataclass(ann))
 
 
 def _inner_model(ann: Any) -> Any:
     args = getattr(ann, "__args__", None)
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
+    if _is_model(ann):
         return ann
     for a in args or ():
         m = _inner_model(a)

@@ -162,6 +162,9 @@ def _now() -> float:
 
 
 def aggregate(roles: list[RoleState]) -> tuple[str, int | None]:
+    """The run's status from its training roles; helpers (``aux``: a relay) that outlive
+    training, or end after it, do not make a finished run read as running or stopped."""
+    roles = [r for r in roles if r.kind != "aux"] or roles
     states = [r.state for r in roles]
     if not states:
         return "invalid", None

@@ -53,7 +53,9 @@ def start_one(run_dir: Path, spec: ProcessSpec, extra_args: list[str]) -> str | 
     except OSError:
         log_offset = 0
     wrapper_spec = {"argv": list(spec.argv) + list(extra_args), "cwd": spec.cwd,
-                    "env": dict(spec.env), "kind": spec.kind}
+                    "env": dict(spec.env), "kind": spec.kind, "display": spec.display,
+                    "record_target": spec.record_target,
+                    "record_episodes": spec.record_episodes}
     argv = python_module_argv("tui.core.role_wrapper", str(run_dir), spec.role,
                               "--spec", json.dumps(wrapper_spec), "--attempt", str(attempt))
     wrapper = spawn_detached(argv, log_path, cwd=run_dir)

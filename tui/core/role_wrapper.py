@@ -38,6 +38,9 @@ def run(run_dir: str, role: str, spec: dict[str, Any], attempt: int) -> int:
     env = dict(os.environ)
     env.update(added_env)
     kind = str(spec.get("kind", "train"))
+    purpose = {"display": str(spec.get("display") or ""),
+               "record_target": str(spec.get("record_target") or ""),
+               "record_episodes": int(spec.get("record_episodes") or 0)}
     me = os.getpid()
     my_ct = create_time(me) or 0.0
 
@@ -62,17 +65,17 @@ def run(run_dir: str, role: str, spec: dict[str, Any], attempt: int) -> int:
         rec = ProcRecord(role=role, kind=kind, pid=0, pgid=0, create_time=0.0,
                          started_at=now_iso(), wrapper_pid=me, wrapper_create_time=my_ct,
                          argv=argv, cwd=cwd, env=added_env, attempt=attempt,
-                         exited_at=now_iso(), exit_code=127,
+                         exited_at=now_iso(), exit_code=127, **purpose,
                          error="cannot start %s: %s" % (argv[0], e.strerror or e))
+        append_history(run_dir, rec)   # first: a reader that sees the end sees its history too
         write_proc_record(run_dir, rec)
-        append_history(run_dir, rec)
         _say(rec.error or "")
         return 127
     child_pgid["pgid"] = child.pid
     rec = ProcRecord(role=role, kind=kind, pid=child.pid, pgid=child.pid,
                      create_time=create_time(child.pid) or 0.0, started_at=now_iso(),
                      wrapper_pid=me, wrapper_create_time=my_ct, argv=argv, cwd=cwd,
-                     env=added_env, attempt=attempt)
+                     env=added_env, attempt=attempt, **purpose)
     write_proc_record(run_dir, rec)
 
     while True:
@@ -89,8 +92,8 @@ def run(run_dir: str, role: str, spec: dict[str, Any], attempt: int) -> int:
     else:
         rec.exit_code = code
         _say("%s exited with code %d" % (role, code))
+    append_history(run_dir, rec)   # first: a reader that sees the end sees its history too
     write_proc_record(run_dir, rec)
-    append_history(run_dir, rec)
     return code if code >= 0 else 128 + (-code)
 
 

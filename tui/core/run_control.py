@@ -22,6 +22,7 @@ from runners.protocol.rundir import RunPaths
 from .liveness import is_alive
 from .registry import load_run
 from .role_starter import log_event
+from .run_profile import run_profile
 from .spawn import python_module_argv, spawn_detached
 from .stopping import Progress, StopOutcome, stop_role
 
@@ -34,9 +35,10 @@ def stop_policy(record: RunRecord, role: str) -> StopPolicy:
     spec = record.process(role)
     if spec is not None:
         return spec.stop
-    play_stop = (record.profile.get("play") or {}).get("stop") or {}
-    return StopPolicy(float(play_stop.get("sigint_grace", 5.0)),
-                      float(play_stop.get("sigterm_grace", 5.0)))
+    play = run_profile(record).play
+    if play is None:
+        return StopPolicy(5.0, 5.0)
+    return StopPolicy(play.stop.sigint_grace, play.stop.sigterm_grace)
 
 
 def stop_run(run_dir: Path, roles: list[str] | None = None, kill: bool = False,
@@ -163,7 +165,8 @@ def restart(run_dir: Path, roles: list[str] | None = None,
 
 def spec_from_record(rec: ProcRecord, stop: StopPolicy) -> ProcessSpec:
     return ProcessSpec(role=rec.role, argv=list(rec.argv), cwd=rec.cwd, kind=rec.kind,
-                       env=dict(rec.env), stop=stop)
+                       env=dict(rec.env), stop=stop, display=rec.display,
+                       record_target=rec.record_target, record_episodes=rec.record_episodes)
 
 
 def restart_detached(run_dir: Path, roles: list[str] | None = None) -> subprocess.Popen:

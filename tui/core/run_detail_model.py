@@ -144,25 +144,11 @@ def is_recorder(rs: RoleState) -> bool:
     return rs.role.startswith(RECORD_PREFIX)
 
 
-def _arg(argv: list[str], flag: str) -> str | None:
-    for i, a in enumerate(argv[:-1]):
-        if a == flag:
-            return argv[i + 1]
-    for a in argv:
-        if a.startswith(flag + "="):
-            return a[len(flag) + 1:]
-    return None
-
-
 def role_display(rec: ProcRecord | None) -> str:
-    """The display a viewer was started on, from its process record (what a restart reuses):
-    ``--display`` in its argv, else the display its environment names, else ``none``."""
+    """The display a viewer was started on (what a restart reuses), from its process record."""
     if rec is None:
         return ""
-    d = _arg(rec.argv, "--display")
-    if d:
-        return d
-    return rec.env.get("WAYLAND_DISPLAY") or rec.env.get("DISPLAY") or "none"
+    return rec.display or rec.env.get("WAYLAND_DISPLAY") or rec.env.get("DISPLAY") or "none"
 
 
 def role_row(rs: RoleState, sample: ProcSample | None, is_viewer: bool) -> RoleRow:
@@ -171,9 +157,8 @@ def role_row(rs: RoleState, sample: ProcSample | None, is_viewer: bool) -> RoleR
     display = target = ""
     episodes = None
     if recorder and rec is not None:
-        target = Path(_arg(rec.argv, "--checkpoint") or "").name
-        n = _arg(rec.argv, "--episodes")
-        episodes = int(n) if n and n.isdigit() else None
+        target = Path(rec.record_target).name if rec.record_target else ""
+        episodes = rec.record_episodes or None
     elif is_viewer:
         display = role_display(rec)
     return RoleRow(

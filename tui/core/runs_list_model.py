@@ -95,9 +95,11 @@ def _created_ts(info: RunInfo) -> float | None:
 
 def headline_tag(info: RunInfo | None, tags: list[str]) -> str | None:
     """The profile's ``headline`` tag, else the first tag that looks like a return/reward."""
+    from .run_profile import run_headline
+
     tag = None
     if info is not None and info.record is not None:
-        tag = info.record.profile.get("headline")
+        tag = run_headline(info.record)
     if tag:
         return str(tag)
     for t in tags:

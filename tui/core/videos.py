@@ -21,14 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from runners.protocol import (ProcessSpec, StopPolicy, VideoEntry, output_dir,
+from runners.protocol import (ProcessSpec, VideoEntry, output_dir,
                               read_proc_record, read_run_record, read_starter_record,
                               read_video_index)
 from runners.protocol.rundir import RunPaths
 
-from .launch import runner_argv
+from .process_specs import SpecSource
+from .process_specs import record_spec as _record_spec
+from .profiles import ProfileError
 from .run_checkpoints import find_checkpoint
 from .run_control import start_adhoc_role
+from .run_profile import run_capabilities, run_profile
 
 RECORD_PREFIX = "record-"
 
@@ -84,21 +87,26 @@ def find_video(run_dir: Path, ref: str) -> VideoInfo:
 
 # --------------------------------------------------------------------------- recording
 
+def record_unavailable(run_dir: Path) -> str | None:
+    """Why this run's checkpoints cannot be recorded to video (None: they can)."""
+    record = read_run_record(run_dir)
+    caps = run_capabilities(record, RunPaths(run_dir).run_json)
+    return None if caps.can("record") else caps.reason("record")
+
+
 def record_spec(run_dir: Path, role: str, checkpoint: Path | None, episodes: int,
                 extra_args: list[str] | None = None) -> ProcessSpec:
     record = read_run_record(run_dir)
-    play = record.profile.get("play") or {}
-    runner = play.get("runner")
-    if not runner:
-        raise VideoError("profile %s has no runner play command (field 'play.runner'), so it "
-                         "cannot record videos" % record.profile_name)
-    argv = runner_argv(runner, "record", run_dir, role) + ["--episodes", str(int(episodes))]
-    if checkpoint is not None:
-        argv += ["--checkpoint", str(checkpoint)]
-    env = {"PITWALL_RUN_DIR": str(run_dir), "PITWALL_ROLE": role, "PYTHONUNBUFFERED": "1"}
-    env.update({str(k): str(v) for k, v in (play.get("env") or {}).items()})
-    return ProcessSpec(role=role, argv=argv + list(extra_args or []), cwd=str(run_dir),
-                       kind="aux", env=env, stop=StopPolicy(5.0, 5.0))
+    source = RunPaths(run_dir).run_json
+    caps = run_capabilities(record, source)
+    profile = run_profile(record, source)
+    if not caps.can("record") or profile.play is None:
+        raise VideoError("%s cannot record videos: %s" % (record.name, caps.reason("record")))
+    try:
+        return _record_spec(SpecSource(record.params, record.profile_path, record.name),
+                            profile.play, run_dir, role, checkpoint, episodes, extra_args)
+    except ProfileError as e:
+        raise VideoError(str(e))
 
 
 @dataclass
@@ -223,15 +231,13 @@ def desktop_player_argv(path: Path) -> list[str] | None:
 
 def open_with_desktop(path: Path, display: str, log: Path) -> subprocess.Popen:
     """Open ``path`` with the desktop's player on ``display`` (detached, output to ``log``)."""
-    from .displays import is_wayland_display
+    from runners.protocol.displays import display_env
+
     from .spawn import spawn_detached
 
     argv = desktop_player_argv(path)
     if argv is None:
         raise VideoError("no desktop video player found (xdg-open, gio, mpv, vlc or ffplay)")
     env = dict(os.environ)
-    if is_wayland_display(display):
-        env["WAYLAND_DISPLAY"] = display
-    else:
-        env["DISPLAY"] = display
+    env.update(display_env(display))
     return spawn_detached(argv, log, cwd=path.parent, env=env)

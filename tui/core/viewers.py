@@ -12,14 +12,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runners.protocol import (ProcessSpec, RunRecord, StopPolicy, ViewerStatus,
-                              list_viewer_statuses, output_dir, read_run_record, read_state)
+from runners.protocol import (ProcessSpec, RunRecord, ViewerStatus, list_viewer_statuses,
+                              output_dir, read_run_record, read_state)
+from runners.protocol.capabilities import DISPLAY_WINDOW
 from runners.protocol.rundir import RunPaths
 
-from .displays import is_wayland_display
-from .launch import runner_argv
-from .profiles import ProfileError, render
+from .displays import HEADLESS, DisplayChoice, choose_display
+from .process_specs import RELAY_ROLE, SpecSource
+from .process_specs import viewer_spec as _viewer_spec
+from .profiles import ProfileError
 from .role_starter import log_event
+from .run_profile import run_capabilities, run_profile
 from .run_control import start_adhoc_role
 from .spawn import python_module_argv, spawn_detached
 
@@ -30,37 +33,41 @@ class ViewerError(RuntimeError):
     pass
 
 
+def spec_source(run_dir: Path, record: RunRecord) -> SpecSource:
+    return SpecSource(record.params, record.profile_path, record.name)
+
+
 def viewer_spec(run_dir: Path, record: RunRecord, viewer_id: str, display: str = "none",
                 extra_args: list[str] | None = None) -> ProcessSpec:
-    play = record.profile.get("play")
-    if not play:
+    profile = run_profile(record, RunPaths(run_dir).run_json)
+    if profile.play is None:
         raise ViewerError("profile %s has no play command (field 'play')" % record.profile_name)
-    ctx = {"params": record.params, "python": __import__("sys").executable,
-           "run_dir": str(run_dir), "run_name": record.name, "role": viewer_id,
-           "viewer_id": viewer_id, "display": display,
-           "profile_dir": str(Path(record.profile_path).parent) if record.profile_path else ""}
-    src = record.profile_path or str(RunPaths(run_dir).run_json)
+    caps = run_capabilities(record, RunPaths(run_dir).run_json)
+    if display not in ("none", "") and not caps.can(DISPLAY_WINDOW):
+        raise ViewerError("no window on %s: %s" % (display, caps.reason(DISPLAY_WINDOW)))
     try:
-        if play.get("runner"):
-            argv = runner_argv(play["runner"], "play", run_dir, viewer_id) + \
-                ["--viewer-id", viewer_id, "--display", display]
-        else:
-            argv = [render(a, ctx, src, "play.argv") for a in play.get("argv") or []]
-        argv += [render(a, ctx, src, "play.args") for a in play.get("args") or []]
-        cwd = render(play["cwd"], ctx, src, "play.cwd") if play.get("cwd") else str(run_dir)
-        env = {k: render(v, ctx, src, "play.env." + k) for k, v in (play.get("env") or {}).items()}
+        return _viewer_spec(spec_source(run_dir, record), profile.play, run_dir, viewer_id,
+                            display, extra_args)
     except ProfileError as e:
         raise ViewerError(str(e))
-    env.update({"PITWALL_RUN_DIR": str(run_dir), "PITWALL_ROLE": viewer_id,
-                "PITWALL_VIEWER_ID": viewer_id, "PYTHONUNBUFFERED": "1"})
-    if is_wayland_display(display):
-        env["WAYLAND_DISPLAY"] = display
-    elif display not in ("none", "video", ""):
-        env["DISPLAY"] = display
-    stop = play.get("stop") or {}
-    return ProcessSpec(role=viewer_id, argv=argv + list(extra_args or []), cwd=cwd, kind="viewer",
-                       env=env, stop=StopPolicy(float(stop.get("sigint_grace", 5.0)),
-                                                float(stop.get("sigterm_grace", 5.0))))
+
+
+def window_unavailable(run_dir: Path) -> str | None:
+    """Why a viewer of this run cannot open a window (None: it can)."""
+    caps = run_capabilities(read_run_record(run_dir), RunPaths(run_dir).run_json)
+    return None if caps.can(DISPLAY_WINDOW) else caps.reason(DISPLAY_WINDOW)
+
+
+def choose_viewer_display(run_dir: Path, requested: str = "auto") -> DisplayChoice:
+    """:func:`tui.core.displays.choose_display`, for a viewer of this run: a backend that opens
+    no window runs headless on ``auto`` (saying why) and refuses an explicit display."""
+    why = window_unavailable(run_dir)
+    if why is None:
+        return choose_display(requested)
+    if requested in ("auto", HEADLESS, ""):
+        return DisplayChoice(HEADLESS, requested,
+                             None if requested == HEADLESS else "%s: headless" % why)
+    raise ViewerError("no window on %s: %s" % (requested, why))
 
 
 @dataclass
@@ -74,7 +81,22 @@ def start_viewer(run_dir: Path, display: str = "none",
     record = read_run_record(run_dir)
     vid, starter = start_adhoc_role(
         run_dir, VIEWER_PREFIX, lambda v: viewer_spec(run_dir, record, v, display, extra_args))
+    ensure_relay(run_dir, record)
     return StartedViewer(vid, starter)
+
+
+def ensure_relay(run_dir: Path, record: RunRecord) -> None:
+    """A viewer of the user's own follows auto mode only through the relay: start it again when
+    it has ended (it ends once training has and no viewer was alive)."""
+    if record.process(RELAY_ROLE) is None:
+        return
+    from .registry import load_run
+    from .run_control import start_roles_detached
+
+    rs = load_run(run_dir).role(RELAY_ROLE)
+    if rs is not None and rs.record is not None and rs.record.ended:   # ran, and has ended
+        log_event(run_dir, "a viewer started: starting the relay again")
+        start_roles_detached(run_dir, [RELAY_ROLE])
 
 
 def viewer_acks(run_dir: Path) -> dict[str, ViewerStatus]:

@@ -1,8 +1,10 @@
-"""Regexes that turn log lines into metrics: the shipped presets and their matcher.
+"""Regexes that turn log lines into metrics: the backends' presets and their matcher.
 
 A :class:`~tui.core.metric_specs.LinePattern` names its metrics with named groups (one may be
 the step) and may add a ``kv`` regex for ``key=value`` lists of any length. The presets follow
-the lines each backend prints (``docs/metrics.md`` shows one example line per preset).
+the lines each backend prints; each backend registers its own in
+``runners/<backend>/log_presets.yaml`` (``runners.adapters.log_presets``; ``docs/metrics.md``
+shows one example line per preset).
 """
 from __future__ import annotations
 
@@ -12,46 +14,14 @@ from dataclasses import dataclass
 
 from tui.core.metric_specs import LinePattern
 
-NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|inf|Inf|infinity)"
-_KV = r"(?P<key>[A-Za-z_][\w./-]*)\s*=\s*(?P<value>%s)" % NUM
+def _load_presets() -> dict[str, list[LinePattern]]:
+    """The backends' presets (``runners/<backend>/log_presets.yaml``), checked as patterns."""
+    from runners.adapters.log_presets import presets
 
-PRESETS: dict[str, list[LinePattern]] = {
-    # fps step: 28125 fps step and policy inference: 21574 fps total: 18713
-    #   epoch: 3/100 frames: 49152
-    # (rl_games 1.6.x a2c_common.print_statistics; "/MAX" appears only when a limit is set)
-    "rl_games": [LinePattern(
-        regex=r"fps step: (?P<fps_step>%s) fps step and policy inference: (?P<fps_inference>%s)"
-              r" fps total: (?P<fps_total>%s) epoch: (?P<epoch>\d+)(?:/-?\d+)?"
-              r" frames: (?P<frames>\d+)(?:/-?\d+)?" % (NUM, NUM, NUM),
-        step_group="frames",
-        tags={"fps_step": "performance/step_fps", "fps_inference": "performance/step_inference_fps",
-              "fps_total": "performance/total_fps", "epoch": "info/epoch"},
-    )],
-    # [12/3000] samples=196608 reward=0.12 ep_r=45.6 disc_r=0.78 actor=-0.01 value=0.34
-    #   disc=0.69 kl=0.011 clip=0.15 12345 samples/s 1.23 s/iter      (SkeletonSteering AMP-PPO)
-    "skeleton_steering": [LinePattern(
-        regex=r"^\s*\[(?P<iteration>\d+)/\d+\]"
-              r"(?:(?=.*?(?P<samples_per_s>%s)\s+samples/s))?"
-              r"(?:(?=.*?(?P<s_per_iter>%s)\s+s/iter))?" % (NUM, NUM),
-        step_group="iteration",
-        tags={"samples_per_s": "perf/samples_per_s", "s_per_iter": "perf/s_per_iter"},
-        kv=_KV,
-    )],
-    # Step 12000: critic_loss=0.123, actor_loss=-4.5, temperature=0.01     (hybrid SAC learner)
-    "hybrid_sac": [LinePattern(
-        regex=r"^\s*Step\s+(?P<step>\d+)\s*:",
-        step_group="step",
-        kv=_KV,
-    )],
-    # Epoch 10/500 | Episode 40 | Avg Reward: 12.5 | Success Rate: 0.40 | Actor Loss: 0.12
-    # or "Epoch 10: avg_reward=12.5, success_rate=0.4, ..."    (ManiSkill seed training.py)
-    "maniskill": [LinePattern(
-        regex=r"^\s*\[?Epoch\s*[#:]?\s*(?P<epoch>\d+)(?:\s*/\s*\d+)?\]?\s*[:|,-]?",
-        step_group="epoch",
-        kv=r"(?P<key>[A-Za-z][A-Za-z0-9 _/.-]*?)\s*[:=]\s*(?P<value>%s)(?![\w.])" % NUM,
-        normalize_keys=True,
-    )],
-}
+    return {name: [LinePattern(**p) for p in pats] for name, pats in presets().items()}
+
+
+PRESETS: dict[str, list[LinePattern]] = _load_presets()
 
 _NONWORD = re.compile(r"[^0-9a-z/]+")
 

@@ -20,8 +20,7 @@ from runners.protocol.artifacts import ARTIFACTS_FILE, output_dir
 from runners.protocol.errors import ProtocolError
 from runners.protocol.rundir import RUN_JSON
 from runners.protocol.run_record import read_run_record
-from tui.core.metric_specs import (CsvSource, JsonlSource, TensorBoardSource, WandbSource,
-                                   parse_metric_specs)
+from tui.core.metric_specs import CsvSource, JsonlSource, TensorBoardSource, WandbSource
 
 from .event_decode import ScalarBatch
 from .sources import (CsvMetricSource, JsonlMetricSource, LogLineSource, MetricSource,
@@ -108,15 +107,18 @@ class RunMetrics(object):
             run = cls.for_directory(root, name)
             run.error = "run.json unusable (%s); reading the files found instead" % e
             return run
-        raw = rec.profile.get("metrics") if isinstance(rec.profile, dict) else None
+        from tui.core.profiles import ProfileError
+        from tui.core.run_profile import run_profile
+
         error = None
         specs: list[Any] = list(DEFAULT_SPECS)
-        if raw is not None:
-            try:
-                specs = parse_metric_specs(raw)
-            except Exception as e:
-                error = "run.json profile.metrics is invalid (%s); reading metrics.jsonl" % (
-                    str(e).splitlines()[0])
+        try:
+            specs = list(run_profile(rec, root / "run.json").metrics)
+            if not isinstance(rec.profile, dict) or rec.profile.get("metrics") is None:
+                specs += DEFAULT_SPECS[1:]    # no metrics list: W&B's files if there are any
+        except ProfileError as e:
+            error = "run.json profile is invalid (%s); reading metrics.jsonl" % (
+                e.message.splitlines()[0])
         sig = _mtime(root / ARTIFACTS_FILE)
         run = cls.from_specs(name, root, specs, rec.params, output_dir(root))
         run.error = "; ".join(x for x in (error, run.error) if x) or None

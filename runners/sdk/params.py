@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from runners.protocol import ProtocolError
+from runners.protocol.errors import ProtocolError
 
 MISSING = object()
 
