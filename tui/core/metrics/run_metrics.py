@@ -26,6 +26,7 @@ from .event_decode import ScalarBatch
 from .sources import (CsvMetricSource, JsonlMetricSource, LogLineSource, MetricSource,
                       SourceStatus, TensorBoardDirSource, build_source)
 from .line_patterns import compile_patterns
+from .wandb_source import WandbSource as WandbFiles
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +164,7 @@ class RunMetrics(object):
         elif p.suffix == ".csv":
             src = CsvMetricSource(p)
         elif p.suffix == ".wandb":
-            from .wandb_source import WandbSource as WandbFileSource
-
-            src = WandbFileSource(p)
+            src = WandbFiles(p)
         else:
             src = LogLineSource(p, compile_patterns(preset, list(patterns)))
         return cls(name, p.parent, [src])
@@ -254,6 +253,11 @@ def _build(root: Path, specs: Sequence[Any], params: dict[str, Any],
     errors: list[str] = []
     for spec in specs:
         try:
+            if isinstance(spec, WandbSource):     # W&B's run files (wandb_source.py)
+                path = Path(os.path.expanduser(render(spec.path)))
+                sources.append(WandbFiles(path if path.is_absolute() else
+                                          (out_dir or root) / path))
+                continue
             sources.append(build_source(spec, root, render, out_dir))
         except Exception as e:      # a template naming an unknown param, a bad path
             errors.append("%s source: %s" % (getattr(spec, "kind", "?"), e))

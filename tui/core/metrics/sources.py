@@ -564,8 +564,4 @@ def build_source(spec: Any, run_dir: Path, render=None,
         path = spec.path if spec.path is not None else "logs/%s.log" % spec.role
         return LogLineSource(resolve(path, run_dir),
                              compile_patterns(spec.preset, spec.patterns))
-    if getattr(spec, "kind", None) == "wandb":
-        from .wandb_source import WandbSource
-
-        return WandbSource(resolve(spec.path, out))
     raise TypeError("not a metric source spec: %r" % (spec,))
