@@ -216,14 +216,9 @@ class PitwallApp(App[int]):
 
     # ------------------------------------------------------------------ navigation
     def open_run(self, path: Path, tab: str = "metrics") -> None:
-        from .screens.run_view import RunScreen
+        from .screens.run_view import open_run_screen
 
-        path = Path(path)
-        if isinstance(self.screen, RunScreen):
-            if self.screen.path == path:
-                return
-            self.pop_screen()
-        self.push_screen(RunScreen(path, tab))
+        open_run_screen(self, path, tab)
 
     def close_run(self) -> None:
         from .screens.run_view import RunScreen

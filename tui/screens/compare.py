@@ -23,7 +23,6 @@ from textual.widgets.selection_list import Selection
 from tui.context import AppContext, context_of
 from tui.core.compare_model import CompareSnapshot, sort_rows
 from tui.core.plot_window import plot_series
-from tui.messages import OpenRunRequested
 from tui.widgets.formatting import human_int, num, run_name
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.line_plot import LinePlot, PlotData
@@ -257,8 +256,10 @@ class CompareScreen(PlotControls, Screen):
         name = self.query_one("#compare-table", KeyedTable).current_key
         path = next((p for p in self.paths if p.name == name), None)
         if path is not None:
+            from .run_view import open_run_screen
+
             self.app.pop_screen()
-            self.app.post_message(OpenRunRequested(path))
+            open_run_screen(self.app, path)
 
     # ------------------------------------------------------------------ tags, tabs
     def _sync_tag_list(self) -> None:

@@ -23,7 +23,6 @@ from tui.core.launch import launch_resolved
 from tui.core.overrides import OverrideError, overrides_from_text, params_text
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, resolve_profile
 from tui.core.viewers import start_viewer_at_first_checkpoint
-from tui.messages import OpenRunRequested
 from tui.widgets.formatting import display_path
 
 DEFAULT_PROFILE = "mujoco/inverted_pendulum"
@@ -257,8 +256,10 @@ class LaunchScreen(Screen):
         self.dismiss_to_run(msg.run_dir)
 
     def dismiss_to_run(self, run_dir: Path) -> None:
+        from .run_view import open_run_screen
+
         self.app.pop_screen()
-        self.app.post_message(OpenRunRequested(run_dir))
+        open_run_screen(self.app, run_dir)    # at once: keys typed next go to the run view
 
     # ------------------------------------------------------------------ other keys
     def action_back(self) -> None:

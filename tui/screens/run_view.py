@@ -196,3 +196,13 @@ class RunScreen(Screen):
 
     def action_restart(self) -> None:
         self.post_message(RestartRequested(self.path))
+
+
+def open_run_screen(app, path: Path, tab: str = "metrics") -> None:
+    """Show ``path``'s run view now (keys typed right after ``enter`` go to it)."""
+    path = Path(path)
+    if isinstance(app.screen, RunScreen):
+        if app.screen.path == path:
+            return
+        app.pop_screen()
+    app.push_screen(RunScreen(path, tab))

@@ -12,8 +12,7 @@ from textual.widgets import Footer, Input, Static
 from tui.context import AppContext, context_of
 from tui.core.runs_list_model import RunRow
 from tui.messages import (CompareRequested, DeleteRequested, LaunchRequested,
-                          OpenRunRequested, RestartRequested, StopRequested, SystemRequested,
-                          ViewerRequested)
+                          RestartRequested, StopRequested, SystemRequested, ViewerRequested)
 from tui.widgets.formatting import display_path, summary_line
 from tui.widgets.run_table import RunTable
 
@@ -175,8 +174,10 @@ class RunsScreen(Screen):
 
     def action_open(self) -> None:
         row = self._current()
-        if row is not None:
-            self.post_message(OpenRunRequested(row.path))
+        if row is not None:   # at once, not by a message: keys typed next go to the run view
+            from .run_view import open_run_screen
+
+            open_run_screen(self.app, row.path)
 
     def action_launch(self) -> None:
         self.post_message(LaunchRequested())

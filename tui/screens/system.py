@@ -14,7 +14,6 @@ from textual.widgets import Footer, Static
 
 from tui.context import AppContext, context_of
 from tui.core.system_model import SystemSnapshot
-from tui.messages import OpenRunRequested
 from tui.widgets.formatting import display_path, run_name, size, sparkline
 from tui.widgets.keyed_table import KeyedTable
 
@@ -126,5 +125,7 @@ class SystemScreen(Screen):
         run = key.split("/", 1)[0]
         row = self.papp.model.runs.row(run)
         if row is not None:
+            from .run_view import open_run_screen
+
             self.app.pop_screen()
-            self.app.post_message(OpenRunRequested(row.path))
+            open_run_screen(self.app, row.path)
