@@ -160,7 +160,19 @@ class RunScreen(Screen):
 
     # ------------------------------------------------------------------ keys
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        """Show ``tab``; pressed right after the view opened (its tabs not mounted yet), the
+        choice is applied once they are."""
+        self.initial_tab = tab
+        try:
+            tabs = self.query_one(TabbedContent)
+        except NoMatches:
+            return                      # compose() uses initial_tab
+        tabs.active = tab
+
+        def again() -> None:
+            if tabs.is_attached and tabs.active != tab and self.initial_tab == tab:
+                tabs.active = tab
+        self.call_after_refresh(again)
 
     def action_back(self) -> None:
         self.post_message(CloseRunRequested())
