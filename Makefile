@@ -9,7 +9,7 @@ run:
 	.venv/bin/pitwall
 
 test:
-	scripts/setup.sh mujoco,dev,rlgames,serl,jax
+	scripts/setup.sh mujoco,dev,rlgames,serl,jax,wandb
 	.venv/bin/python -m pytest -q --durations=15
 
 bench:
