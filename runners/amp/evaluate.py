@@ -37,10 +37,9 @@ def checkpoint_arg(run_dir: Path, raw: Optional[str]) -> Path:
         ckpt = target
     if not ckpt.is_file():
         raise CheckpointLoadError(ckpt, "file does not exist")
-    from runners.protocol import latest_link_target
     from runners.protocol.pickle_checkpoints import PICKLE_LATEST
 
-    return latest_link_target(ckpt, PICKLE_LATEST) or recording_target(ckpt)
+    return recording_target(ckpt, PICKLE_LATEST)
 
 
 def eval_main(ctx: RunContext) -> int:
