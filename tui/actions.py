@@ -23,6 +23,18 @@ def stop(path: Path, roles: list[str] | None, kill: bool) -> ActionResult:
     return res
 
 
+def stop_with_viewers(path: Path, kill: bool) -> ActionResult:
+    """The run's roles and every live viewer and recorder of it."""
+    from tui.core.registry import load_run
+    from tui.core.run_control import stop_detached
+
+    info = load_run(path)
+    roles = [r.role for r in info.roles] + [v.role for v in info.viewers if v.alive]
+    res = Stopping(path, roles, kill)
+    res.process = stop_detached(path, roles, kill=kill)
+    return res
+
+
 def restart(path: Path, roles: list[str] | None) -> ActionResult:
     from tui.core.run_control import restart_detached
 

@@ -284,13 +284,17 @@ class PitwallApp(App[int]):
     def _help_requested(self) -> None:
         self.action_help()
 
-    def _confirm(self, question: str, detail: str, yes: str, then: Callable[[], None]) -> None:
+    def _confirm(self, question: str, detail: str, yes: str, then: Callable[[], None],
+                 other: tuple[str, Callable[[], None]] | None = None) -> None:
         from .screens.confirm import ConfirmScreen
 
-        def answered(ok: bool | None) -> None:
-            if ok:
+        def answered(ok: bool | str | None) -> None:
+            if ok == "other" and other is not None:
+                other[1]()
+            elif ok is True:
                 then()
-        self.push_screen(ConfirmScreen(question, detail, yes), answered)
+        self.push_screen(ConfirmScreen(question, detail, yes,
+                                       other[0] if other is not None else None), answered)
 
     @on(StopRequested)
     def _stop_requested(self, msg: StopRequested) -> None:
@@ -299,8 +303,16 @@ class PitwallApp(App[int]):
         verb = "Kill" if kill else "Stop"
         detail = ("SIGKILL to the process group at once: the trainer cannot save."
                   if kill else "SIGINT (the trainer saves), then SIGTERM, then SIGKILL.")
+        row = self.model.runs.row(path.name)
+        viewers = row.viewers_alive if row is not None and roles is None else 0
+        other = None
+        if viewers:   # a finished run's viewers would otherwise run on (headless: until idle)
+            detail += "  %d viewer%s keep%s running unless stopped too." % (
+                viewers, "" if viewers == 1 else "s", "s" if viewers == 1 else "")
+            other = ("%s with its viewer%s" % (verb, "" if viewers == 1 else "s"),
+                     self._act(partial(actions.stop_with_viewers, path, kill)))
         self._confirm("%s %s%s?" % (verb, what, path.name), detail, verb,
-                      self._act(partial(actions.stop, path, roles, kill)))
+                      self._act(partial(actions.stop, path, roles, kill)), other)
 
     @on(RestartRequested)
     def _restart_requested(self, msg: RestartRequested) -> None:
