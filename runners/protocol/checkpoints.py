@@ -21,7 +21,7 @@ from typing import IO, Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 from .atomic import append_line, atomic_write_with, naming, read_regular_file
 from .checkpoint_load import CheckpointLoadError, load_torch_checkpoint
-from .checkpoint_names import DEFAULT_STEM, checkpoint_file_name, natural_key
+from .checkpoint_names import DEFAULT_STEM, STEP_DIGITS, checkpoint_file_name, natural_key
 from .errors import ProtocolError
 from .fields import is_int64
 from .json_parse import MAX_LINE_BYTES, MAX_LOG_BYTES, parse_json
@@ -114,11 +114,14 @@ def read_index(nn_dir: Union[str, Path]) -> Tuple[Dict[str, IndexEntry], int]:
 def save_checkpoint(run_dir: Union[str, Path], write: Callable[[IO[bytes]], None], step: int,
                     epoch: Optional[int] = None, metrics: Optional[Dict[str, float]] = None,
                     stem: str = DEFAULT_STEM, update_latest: bool = True,
-                    keep_last: int = 0) -> Path:
+                    keep_last: int = 0, digits: int = STEP_DIGITS,
+                    name: Optional[str] = None) -> Path:
     """Save one checkpoint the protocol way; returns the history file's path.
 
     ``write`` receives a binary file object (e.g. ``lambda f: torch.save(obj, f)``).
     ``keep_last`` > 0 deletes the oldest history files beyond that many (never ``latest``).
+    ``name`` replaces ``<stem>_<step>.pth`` by a fixed file name (``final_model.pth``); such a
+    file is replaced on the next save under that name and never pruned.
 
     A save that fails (a full disk, a read-only filesystem) raises
     :class:`CheckpointSaveError` naming the file and leaves nothing behind: no temp file, no
@@ -127,7 +130,11 @@ def save_checkpoint(run_dir: Union[str, Path], write: Callable[[IO[bytes]], None
     """
     paths = RunPaths(run_dir)
     nn_dir = paths.nn_dir
-    name = checkpoint_file_name(step, stem)
+    if name is not None and (not name.endswith(".pth") or "/" in name or name.startswith(".")
+                             or name == paths.latest.name):
+        raise ValueError("checkpoint name %r: a plain *.pth file name other than %s"
+                         % (name, paths.latest.name))
+    name = name or checkpoint_file_name(step, stem, digits=digits)
     target = nn_dir / name
     existed = target.exists()
     try:

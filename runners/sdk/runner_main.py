@@ -125,14 +125,15 @@ def _record(backend: Backend, run_dir: Path, cfg: Any, args: argparse.Namespace,
     size = parse_size(args.size, "--size") if args.size else None
     if size is not None and (size[0] % 2 or size[1] % 2):
         raise ValueError("--size %s: mp4 needs even width and height" % args.size)
+    layout = checkpoint_layout(run_dir)
     if args.checkpoint:
-        ckpt = resolve_checkpoint_path(output_dir(run_dir), str(args.checkpoint))
+        ckpt = resolve_checkpoint_path(layout.out_dir, str(args.checkpoint))
     else:
-        target = checkpoint_layout(run_dir).auto_target()
+        target = layout.auto_target()
         if target is None:
             raise CheckpointLoadError(run_dir, "no checkpoint to record yet")
         ckpt = target
-    ckpt = recording_target(ckpt)
+    ckpt = recording_target(ckpt, layout.spec.latest)
     settings = backend.settings(cfg)
     assert backend.playback is not None
     playback = backend.playback(PlayContext(run_dir, cfg, ra.RECORD, "none", size,

@@ -394,6 +394,18 @@ class Registry:
             out.sort(key=sort_key, reverse=True)
             return out
 
+    def load(self, paths: list[Path]) -> list[RunInfo]:
+        """Read these runs now and keep them (the first, chunked look at a big root): the
+        next ``refresh`` re-reads only the live ones and those that changed."""
+        out = []
+        for path in paths:
+            sig = _signature(path)
+            info = load_run(path)
+            with self._lock:
+                self._cache[path] = (sig, info)
+            out.append(info)
+        return out
+
     def get(self, ref: str) -> RunInfo:
         path = resolve_run(self.root, ref)
         info = load_run(path)
