@@ -31,6 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 TEMP = []  # type: List[str]
+# what tests/test_benchmarks_quick.py needs installed to run this one (the ``jax`` extra)
+OPTIONAL_DEPENDENCIES = ["jax", "flax", "optax"]
 
 
 def tempdir(prefix: str) -> str:

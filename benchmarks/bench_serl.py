@@ -45,6 +45,8 @@ from runners.serl.transport import LearnerLink, LearnerServer  # noqa: E402
 from runners.serl.wire import decode, encode  # noqa: E402
 
 EVAL_SEED = 10_000
+# what tests/test_benchmarks_quick.py needs installed to run this one (the ``serl`` extra)
+OPTIONAL_DEPENDENCIES = ["zmq"]
 
 
 def table(title: str, header: List[str], rows: List[List[str]]) -> None:

@@ -55,6 +55,8 @@ from runners.protocol import (MetricRecord, ProcessSpec, ProcRecord, RunRecord, 
                               create_run_dir, save_checkpoint, write_proc_record,
                               write_run_record)
 
+from markdown_table import markdown_table  # noqa: E402
+
 TAGS = ["rollout/ep_return", "rollout/ep_length"] + ["loss/l%02d" % i for i in range(9)] + \
     ["train/t%02d" % i for i in range(9)]
 PROFILE = {"headline": "rollout/ep_return", "metrics": [{"kind": "jsonl",
@@ -297,8 +299,10 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds")
     ap.add_argument("--writer", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    warmup = 2.0
     if a.quick:
         a.runs, a.live, a.idle, a.keys, a.compare, a.points = 40, 3, 1.0, 6, 3, 500
+        warmup = 0.5
     if a.writer:
         stop = Path(a.writer[0])
         writer([Path(p) for p in a.writer[1:]], a.hz, stop)
@@ -313,7 +317,7 @@ def main() -> int:
     stop = tmp / "stop"
     wproc = subprocess.Popen([sys.executable, __file__, "--hz", str(a.hz), "--writer",
                               str(stop)] + [str(p) for p in live])
-    time.sleep(2.0)  # the writer owns its runs and has written a few lines
+    time.sleep(warmup)  # the writer owns its runs and has written a few lines
     pitwall = Path(sys.executable).with_name("pitwall")
     results = []
     try:
@@ -322,7 +326,7 @@ def main() -> int:
         seen = term.wait_for(first_row, 30)
         first = (seen - term.t0) if seen is not None else float("nan")
         term.wait_for(re.compile(rb"\d+ live"), 10)
-        term.drain(3.0)                               # let the first metrics arrive
+        term.drain(warmup * 1.5)                      # let the first metrics arrive
         proc = psutil.Process(term.proc.pid)
         c0 = sum(proc.cpu_times()[:2])
         b0 = term.total
@@ -388,12 +392,10 @@ def main() -> int:
     ]
     print("bench_tui_runs: %d runs (%d live, 20 tags at %g Hz each), terminal %s, "
           "root built in %.0f s" % (a.runs, a.live, a.hz, a.size, built))
-    w = max(len(r[0]) for r in results)
-    v = max(len(r[1]) for r in results)
-    print("%-*s  %-*s  %-9s %-12s %s" % (w, "measure", v, "value", "before", "goal", "met"))
-    for name, val, before, goal, ok in results:
-        print("%-*s  %-*s  %-9s %-12s %s" % (w, name, v, val, before, goal,
-                                             "yes" if ok else "NO"))
+    print()
+    print(markdown_table(["measure", "value", "before", "goal", "met"],
+                         [(name, val, before, goal, "yes" if ok else "NO")
+                          for name, val, before, goal, ok in results], right=(1, 2)))
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

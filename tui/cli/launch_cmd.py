@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from runners.protocol import RunRecord, read_proc_record, read_starter_record
+from runners.protocol import read_proc_record, read_starter_record
 
-from tui.core.launchers import launch_runs
+from tui.core.launchers import LaunchedRun, launch_runs
+from tui.core.run_control import start_failure
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, \
     profile_search_dirs
 from tui.core.viewers import start_viewer_at_first_checkpoint
@@ -51,7 +51,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     res = launch_runs(args.profile, args.overrides, runs_root(args), multirun=args.multirun,
                       gpus=args.gpus, max_parallel=args.max_parallel, slurm=args.slurm)
     if not res.sweep_id and len(res.runs) == 1 and res.runs[0].how == "started":
-        return _started_one(args, res.runs[0].run_dir, res.runs[0].record, res.notes)
+        return _started_one(args, res.runs[0], res.notes)
     if args.play is not None:
         for r in res.runs:
             start_viewer_at_first_checkpoint(r.run_dir, args.play)
@@ -75,11 +75,15 @@ def cmd_launch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _started_one(args: argparse.Namespace, run_dir: Path, record: RunRecord,
-                 notes: list[str]) -> int:
+def _started_one(args: argparse.Namespace, run: LaunchedRun, notes: list[str]) -> int:
+    run_dir, record = run.run_dir, run.record
     first = record.processes[0].role
     rec = read_proc_record(run_dir, first)
     st = read_starter_record(run_dir)
+    failure = st.error if st is not None and st.error else None
+    if rec is None and failure is None and run.starter is not None \
+            and run.starter.poll() not in (None, 0):
+        failure = start_failure(run_dir, run.starter)  # it crashed before recording why
     if args.play is not None:
         start_viewer_at_first_checkpoint(run_dir, args.play)
     if args.json:
@@ -87,7 +91,7 @@ def _started_one(args: argparse.Namespace, run_dir: Path, record: RunRecord,
                     "roles": [p.role for p in record.processes],
                     "pid": rec.pid if rec else None,
                     "viewer_at_first_checkpoint": args.play,
-                    "error": st.error if st else None, "notes": notes})
+                    "error": failure, "notes": notes})
     else:
         for note in notes:
             print("note: %s" % note)
@@ -96,9 +100,9 @@ def _started_one(args: argparse.Namespace, run_dir: Path, record: RunRecord,
             print("  %s: pid %d, log %s" % (first, rec.pid, run_dir / "logs" / (first + ".log")))
         if args.play is not None:
             print("  a viewer (display %s) starts at the first checkpoint" % args.play)
-        if st is not None and st.error:
-            print("  start failed: %s" % st.error)
-    return 1 if st is not None and st.error else 0
+        if failure:
+            print("  start failed: %s" % failure)
+    return 1 if failure else 0
 
 
 @guarded

@@ -10,7 +10,7 @@ from runners.protocol.metrics import parse_metric_line
 
 from tui.core.registry import RunInfo, load_run, scan_runs
 from tui.core.run_checkpoints import find_checkpoint, layout, list_run_checkpoints
-from tui.core.run_control import delete_run, restart, resume, stop_run
+from tui.core.run_control import delete_run, restart_checked, resume, start_failure, stop_run
 from tui.core.run_profile import run_headline
 
 from .common import add_run_arg, age, err, guarded, print_json, run_dir, runs_root, table
@@ -90,8 +90,9 @@ def run_row(info: RunInfo) -> dict:
         "name": info.name, "path": str(info.path), "status": info.status,
         "exit_code": info.exit_code, "profile": info.profile_name, "backend": info.backend,
         "roles": {r.role: {"state": r.state, "pid": r.pid, "exit_code": r.exit_code,
-                           "signal": r.signal} for r in info.roles},
-        "viewers": {v.role: {"state": v.state, "pid": v.pid} for v in info.viewers},
+                           "signal": r.signal, "error": r.error} for r in info.roles},
+        "viewers": {v.role: {"state": v.state, "pid": v.pid, "error": v.error}
+                    for v in info.viewers},
         "step": step, "headline": tag, "headline_value": value,
         "checkpoint": newest.name if newest else None,
         "created": info.created.isoformat() if info.created else None, "error": info.error,
@@ -231,9 +232,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
 @guarded
 def cmd_restart(args: argparse.Namespace) -> int:
     d = run_dir(args)
-    proc = restart(d, args.role, progress=lambda m: print("  " + m))
-    if proc is not None:
-        proc.wait()
+    failures = restart_checked(d, args.role, progress=lambda m: print("  " + m))
+    if failures:
+        for f in failures:
+            err("restart of %s failed: %s" % (d.name, f))
+        return 1
     print("restarted %s" % (", ".join(args.role) if args.role else d.name))
     return 0
 
@@ -250,7 +253,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return 2
         ck = hist[-1].path
     proc = resume(d, ck, progress=lambda m: print("  " + m))
-    if proc is not None:
-        proc.wait()
+    why = start_failure(d, proc) if proc is not None else None
+    if why:
+        err("resume of %s failed: %s" % (d.name, why))
+        return 1
     print("resumed %s from %s" % (d.name, ck.name))
     return 0

@@ -36,13 +36,14 @@ def build_process_specs(rp: ResolvedProfile, run_dir: Path) -> list[ProcessSpec]
 
 def git_info(path: Path) -> dict[str, Any] | None:
     try:
-        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
+        # --no-optional-locks: `status` must not refresh (write) the index of that checkout
+        git = ["git", "--no-optional-locks", "-C", str(path)]
+        rev = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5)
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               timeout=10)
+        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
         return {"rev": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip()),
                 "path": str(path)}
     except (OSError, subprocess.SubprocessError):
@@ -62,6 +63,7 @@ class LaunchResult:
     run_dir: Path
     record: RunRecord
     starter_pid: int
+    starter: subprocess.Popen | None = None
 
 
 def launch(profile_ref: str, overrides: list[str] | None = None, runs_root: Path | None = None,
@@ -106,12 +108,16 @@ def prepare_run(rp: ResolvedProfile, runs_root: Path | None = None, sweep_id: st
         capabilities=checked.capabilities.to_dict() if checked.capabilities else {},
         sweep_id=sweep_id, launcher=dict(launcher or {"kind": "local"}),
     )
-    write_run_record(run_dir, record)
-    log_event(run_dir, "launched profile %s %s by pid %d%s"
-              % (rp.name, " ".join(rp.overrides), os.getpid(),
-                 " (sweep %s)" % sweep_id if sweep_id else ""))
-    for w in checked.warnings:
-        log_event(run_dir, "warning: %s" % w)
+    try:
+        write_run_record(run_dir, record)
+        log_event(run_dir, "launched profile %s %s by pid %d%s"
+                  % (rp.name, " ".join(rp.overrides), os.getpid(),
+                     " (sweep %s)" % sweep_id if sweep_id else ""))
+        for w in checked.warnings:
+            log_event(run_dir, "warning: %s" % w)
+    except OSError:
+        _remove_unstarted(run_dir)  # a full disk: no half-made run is left behind
+        raise
     return run_dir, record
 
 
@@ -123,7 +129,7 @@ def start_prepared(run_dir: Path, record: RunRecord, wait: float = 10.0,
                              RunPaths(run_dir).pitwall_log, cwd=run_dir)
     if wait > 0:
         wait_started(run_dir, record.processes[0].role, starter, wait)
-    return LaunchResult(run_dir, record, starter.pid)
+    return LaunchResult(run_dir, record, starter.pid, starter)
 
 
 def wait_started(run_dir: Path, role: str, starter: subprocess.Popen, timeout: float) -> None:
@@ -137,6 +143,13 @@ def wait_started(run_dir: Path, role: str, starter: subprocess.Popen, timeout: f
         if st is not None and st.error:
             return
         time.sleep(0.02)
+
+
+def _remove_unstarted(run_dir: Path) -> None:
+    """Remove a run directory we just created and started nothing in (only its own files)."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _remove_empty(run_dir: Path) -> None:

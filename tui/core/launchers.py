@@ -17,6 +17,7 @@ Where runs go (the profile's ``launcher:``, ``--gpus``, ``--max-parallel``, ``--
 from __future__ import annotations
 
 import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class LaunchedRun:
     how: str                      # started | queued | submitted
     job_id: str = ""
     starter_pid: int | None = None
+    starter: subprocess.Popen | None = None   # a local start: its detached role starter
 
 
 @dataclass
@@ -173,7 +175,8 @@ def _local(rps: list[ResolvedProfile], spec: LauncherSpec, root: Path, sweep_id:
     else:
         for run_dir, record in prepared:
             res = start_prepared(run_dir, record, wait if len(prepared) == 1 else 0)
-            runs.append(LaunchedRun(run_dir, record, "started", starter_pid=res.starter_pid))
+            runs.append(LaunchedRun(run_dir, record, "started", starter_pid=res.starter_pid,
+                                    starter=res.starter))
     return Launch(runs, sweep_id, spec, notes)
 
 

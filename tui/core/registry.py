@@ -13,6 +13,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from runners.protocol import (ProcRecord, ProtocolError, RunRecord, StarterRecord,
                               list_proc_roles, parse_run_dir_name, read_proc_record,
@@ -21,6 +22,7 @@ from runners.protocol.launchers import QUEUE_FILE, SLURM_JOBS_FILE
 from runners.protocol.rundir import RUN_JSON, RunPaths
 
 from .liveness import is_alive, is_local
+from .run_processes import RUN_DIR_VAR, FoundProcess, ProcessScan, live_found, scan
 
 RUN_STATES = ("queued", "starting", "running", "finished", "failed", "stopped", "lost",
               "invalid")
@@ -41,9 +43,14 @@ class RoleState:
     #               | queued (the run waits in the local queue or in Slurm's)
     record: ProcRecord | None = None
     error: str | None = None
+    # live processes of the role found by their environment when its record is missing,
+    # corrupt or stale (run_processes); group leaders first
+    found: tuple[FoundProcess, ...] = ()
 
     @property
     def pid(self) -> int | None:
+        if self.found:
+            return self.found[0].pid
         return self.record.pid if self.record and self.record.pid > 0 else None
 
     @property
@@ -117,10 +124,16 @@ class RunInfo:
         return None
 
     def status_text(self) -> str:
+        """``failed (1)``, ``failed (signal 9)``: what the TUI's run list and ``ls`` show."""
         if self.detail:
             return self.detail
-        if self.status == "failed" and self.exit_code is not None:
-            return "failed (%d)" % self.exit_code
+        if self.status == "failed":
+            training = [r for r in self.roles if r.kind != "aux"] or self.roles
+            first = next((r for r in training if r.state == "failed"), None)
+            if first is not None and first.signal:
+                return "failed (signal %d)" % first.signal
+            if self.exit_code is not None:
+                return "failed (%d)" % self.exit_code
         return self.status
 
 
@@ -128,13 +141,36 @@ def _starter_alive(st: StarterRecord | None) -> bool:
     return st is not None and st.finished_at is None and is_alive(st.pid, st.create_time)
 
 
+ScanSource = Callable[[], ProcessScan]
+
+
 def role_state(run_dir: Path, role: str, kind: str, starter: StarterRecord | None,
-               created: float) -> RoleState:
+               created: float, procs: ScanSource = scan) -> RoleState:
+    """The state of one role from its files; when they say it is not running (record missing,
+    corrupt or stale), its live processes are looked for too (``procs``, a scan)."""
+    rs = _role_state_from_files(run_dir, role, kind, starter, created)
+    if rs.state not in ("lost", "pending"):
+        return rs
+    found = live_found(procs().of_role(run_dir, role))
+    if not found:
+        return rs
+    why = rs.error or ("procs/%s.json is missing" % role)
+    pids = ", ".join(str(p.pid) for p in found)
+    return RoleState(role, kind, "running", rs.record,
+                     "%s; found live process %s by %s in its environment"
+                     % (why, pids, RUN_DIR_VAR), tuple(found))
+
+
+def _role_state_from_files(run_dir: Path, role: str, kind: str, starter: StarterRecord | None,
+                           created: float) -> RoleState:
     try:
         rec = read_proc_record(run_dir, role)
-        stop = read_stop_request(run_dir, role)
     except ProtocolError as e:
         return RoleState(role, kind, "lost", None, str(e))
+    try:
+        stop = read_stop_request(run_dir, role)
+    except ProtocolError:
+        stop = None   # an unreadable stop request is no stop request
     if rec is None:
         if starter is not None and role in starter.roles:
             if _starter_alive(starter):
@@ -192,9 +228,19 @@ def aggregate(roles: list[RoleState]) -> tuple[str, int | None]:
     return "finished", None
 
 
-def load_run(path: Path, record: RunRecord | None = None) -> RunInfo:
-    """A run's state; ``record``: its ``run.json`` already read (unchanged since)."""
-    path = Path(path)
+def load_run(path: Path, record: RunRecord | None = None, procs: ScanSource = scan) -> RunInfo:
+    """A run's state; ``record``: its ``run.json`` already read (unchanged since).
+
+    Never raises for what the run's files hold: a file it cannot make sense of makes the run
+    ``invalid`` with the reason, so one bad run never hides the others."""
+    try:
+        return _load_run(Path(path), record, procs)
+    except Exception as e:  # a bug or a file no reader expected: report it, list the rest
+        return RunInfo(Path(path), Path(path).name, "invalid",
+                       error="cannot read this run: %s: %s" % (type(e).__name__, e))
+
+
+def _load_run(path: Path, record: RunRecord | None, procs: ScanSource) -> RunInfo:
     name = path.name
     if record is None:
         try:
@@ -209,20 +255,22 @@ def load_run(path: Path, record: RunRecord | None = None) -> RunInfo:
         starter = read_starter_record(path)
     except ProtocolError:
         starter = None
-    roles = [role_state(path, p.role, p.kind, starter, created) for p in record.processes]
+    roles = [role_state(path, p.role, p.kind, starter, created, procs)
+             for p in record.processes]
     known = {p.role for p in record.processes}
     viewers = []
-    for role in list_proc_roles(path):
+    recorded = list_proc_roles(path)
+    for role in recorded:
         if role in known:
             continue
-        try:
-            vstarter = read_starter_record(path, role)
-        except (ProtocolError, ValueError):
-            vstarter = None
-        rs = role_state(path, role, "viewer", vstarter, created)
+        rs = role_state(path, role, "viewer", _adhoc_starter(path, role), created, procs)
         if rs.record is not None:
             rs.kind = rs.record.kind
         viewers.append(rs)
+    for role in _unrecorded_roles(path, known.union(recorded)):
+        rs = _unrecorded_role(path, role, procs)
+        if rs is not None:
+            viewers.append(rs)
     status, code = aggregate(roles)
     error = next((r.error or (r.record.error if r.record else None)
                   for r in roles if r.state in ("failed", "lost")), None)
@@ -236,6 +284,38 @@ def load_run(path: Path, record: RunRecord | None = None) -> RunInfo:
 
         apply_queue_status(info)
     return info
+
+
+def _adhoc_starter(path: Path, role: str) -> StarterRecord | None:
+    try:
+        return read_starter_record(path, role)
+    except (ProtocolError, ValueError):
+        return None
+
+
+def _unrecorded_roles(path: Path, recorded: set[str]) -> list[str]:
+    """Ad-hoc roles (viewers, recorders) that claimed a log but have no ``procs/`` record."""
+    try:
+        names = os.listdir(RunPaths(path).logs_dir)
+    except OSError:
+        return []
+    return sorted(n[:-4] for n in names if n.endswith(".log") and not n.startswith(".")
+                  and n[:-4] not in recorded and n[:-4] != "pitwall")
+
+
+def _unrecorded_role(path: Path, role: str, procs: ScanSource) -> RoleState | None:
+    """A viewer whose record is missing although its start is over (the starter writes it
+    before it ends): found live by its environment, else None. One still being started is
+    listed once its wrapper has written its record, as before."""
+    st = _adhoc_starter(path, role)
+    if st is None or _starter_alive(st):
+        return None
+    found = live_found(procs().of_role(path, role))
+    if not found:
+        return None  # an old log, or a start that failed: nothing runs
+    return RoleState(role, "viewer", "running", None,
+                     "procs/%s.json is missing; found live process %s by %s in its environment"
+                     % (role, ", ".join(str(p.pid) for p in found), RUN_DIR_VAR), tuple(found))
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -339,7 +419,12 @@ def scan_runs(root: Path) -> list[RunInfo]:
 
 
 def resolve_run(root: Path, ref: str) -> Path:
-    """A run by path, full directory name, or prefix (the newest match, as the seed does)."""
+    """A run by path, full directory name, or prefix (the newest match, as the seed does).
+
+    An empty name is refused: as a prefix it would silently pick the newest run."""
+    if not ref or not ref.strip():
+        raise RunNotFound("an empty run name names no run; give a run name, prefix or path "
+                          "(see `pitwall ls`)")
     p = Path(ref).expanduser()
     if (p / RUN_JSON).is_file():
         return p.absolute()

@@ -239,12 +239,16 @@ class RunsModel:
             try:
                 self.run_detail.sync_tracking()
                 now = time.monotonic()
+                # the next pass is due whatever this one hits: a pass that raises must not be
+                # retried at once (a hot loop at 90 % CPU on one bad file)
                 if poked or now >= next_runs:
+                    next_runs = time.monotonic() + self.interval
                     self.runs_list.refresh(self._wanted_runs())
                     if self.compare.wanted or self.compare.snapshot is not None:
                         self.compare.refresh(self.runs_list.infos)
                     next_runs = time.monotonic() + self.interval
                 if self.run_detail.wanted is not None and (poked or now >= next_detail):
+                    next_detail = time.monotonic() + self.detail_interval
                     self.run_detail.refresh()
                     next_detail = time.monotonic() + self.detail_interval
             except Exception as e:  # keep the data flowing whatever one pass hit
