@@ -1,6 +1,6 @@
 """Append -> visible in the store: latency of each source kind under the watcher thread.
 
-    python benchmarks/bench_metrics_latency.py [--points 200] [--idle-runs 50]
+    python benchmarks/bench_metrics_latency.py [--points 200] [--idle-runs 50] [--quick]
 
 One run directory (a ``run.json`` declaring a jsonl, a tensorboard, a csv and a stdout source)
 gets points appended by a writer, one at a time at random 10-60 ms intervals, round-robin over
@@ -27,6 +27,8 @@ from runners.protocol.atomic import append_line  # noqa: E402
 from tui.core.metric_specs import (CsvSource, JsonlSource, StdoutSource,  # noqa: E402
                                    TensorBoardSource)
 from tui.core.metrics import MetricStore, MetricsWatcher, RunMetrics, WatchConfig  # noqa: E402
+
+from markdown_table import markdown_table  # noqa: E402
 
 KINDS = ["jsonl", "tensorboard", "csv", "stdout"]
 TAGS = {"jsonl": "j/x", "tensorboard": "tb/x", "csv": "c/x", "stdout": "critic_loss"}
@@ -58,7 +60,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=200, help="points per kind")
     ap.add_argument("--idle-runs", type=int, default=50)
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes (5 points per kind, 2 idle runs): checks it runs")
     args = ap.parse_args()
+    if args.quick:
+        args.points, args.idle_runs = 5, 2
     from torch.utils.tensorboard import SummaryWriter
 
     root = Path(tempfile.mkdtemp(prefix="pitwall-bench-latency-"))
@@ -103,17 +109,16 @@ def main() -> None:
               "(idle)" % (args.idle_runs + 1, args.idle_runs, watcher.config.interval * 1000,
                           watcher.config.idle_interval))
         print()
-        print("%-12s %6s %9s %9s %9s %9s" % ("source", "points", "p50 ms", "p95 ms", "p99 ms",
-                                              "max ms"))
         everything: list[float] = []
-        for k in KINDS:
-            xs = lat[k]
-            everything += xs
-            print("%-12s %6d %9.1f %9.1f %9.1f %9.1f" % (k, len(xs), pct(xs, 50), pct(xs, 95),
-                                                         pct(xs, 99), max(xs)))
-        print("%-12s %6d %9.1f %9.1f %9.1f %9.1f" % ("all", len(everything), pct(everything, 50),
-                                                     pct(everything, 95), pct(everything, 99),
-                                                     max(everything)))
+        rows = []
+        for k in KINDS + ["all"]:
+            xs = lat[k] if k != "all" else everything
+            rows.append([k, len(xs)] + ["%.1f" % v for v in (pct(xs, 50), pct(xs, 95),
+                                                             pct(xs, 99), max(xs))])
+            if k != "all":
+                everything += xs
+        print(markdown_table(["source", "points", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows,
+                             right=(1, 2, 3, 4, 5)))
         print()
         p95 = pct(everything, 95)
         print("goal p95 <= 100 ms: %s (%.1f ms)" % ("met" if p95 <= 100 else "NOT met", p95))

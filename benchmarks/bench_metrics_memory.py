@@ -1,6 +1,7 @@
 """Memory of the store: 100 runs x 20 tags x 1M points each, RSS after.
 
     python benchmarks/bench_metrics_memory.py [--runs 100] [--tags 20] [--points 1000000]
+        [--quick]
 
 Two billion points cannot come from files in a benchmark of reasonable length, so they are
 appended straight into :class:`MetricStore` in batches of ``--batch`` points (a random walk per
@@ -21,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui.core.metrics import MetricStore  # noqa: E402
 
+from markdown_table import markdown_table  # noqa: E402
+
 
 def rss_mb() -> tuple[float, float]:
     """(current, peak) resident set size in MB."""
@@ -40,7 +43,11 @@ def main() -> None:
     ap.add_argument("--tags", type=int, default=20)
     ap.add_argument("--points", type=int, default=1_000_000, help="points per series")
     ap.add_argument("--batch", type=int, default=100_000)
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes (2 runs x 2 tags x 20k points): checks it runs")
     args = ap.parse_args()
+    if args.quick:
+        args.runs, args.tags, args.points, args.batch = 2, 2, 20_000, 5_000
     base, _ = rss_mb()
     store = MetricStore()
     rng = np.random.default_rng(0)
@@ -68,19 +75,20 @@ def main() -> None:
     infos = store.tag_infos("run000")
     held = sum(i.held for i in infos) / len(infos)
     print()
-    print("%-30s %s" % ("runs x tags x points", "%d x %d x %d" % (args.runs, args.tags,
-                                                                  args.points)))
-    print("%-30s %s" % ("points appended", "{:,}".format(total)))
-    print("%-30s %.0f" % ("points held per series", held))
-    print("%-30s %.1f MB" % ("series arrays (store)", store.memory_bytes() / 2 ** 20))
-    print("%-30s %.1f MB" % ("RSS before the store", base))
-    print("%-30s %.1f MB" % ("RSS after", cur))
-    print("%-30s %.1f MB" % ("peak RSS", peak))
-    print("%-30s %.1f s (%s points/s appended)" % ("time", secs,
-                                                    "{:,.0f}".format(total / secs)))
+    print(markdown_table(["measure", "value"], [
+        ("runs x tags x points", "%d x %d x %d" % (args.runs, args.tags, args.points)),
+        ("points appended", "{:,}".format(total)),
+        ("points held per series", "%.0f" % held),
+        ("series arrays (store)", "%.1f MB" % (store.memory_bytes() / 2 ** 20)),
+        ("RSS before the store", "%.1f MB" % base),
+        ("RSS after", "%.1f MB" % cur),
+        ("peak RSS", "%.1f MB" % peak),
+        ("time", "%.1f s (%s points/s appended)" % (secs, "{:,.0f}".format(total / secs))),
+    ], right=(1,)))
     print()
     print("goal RSS <= 300 MB: %s (%.0f MB)" % ("met" if cur <= 300 else "NOT met", cur))
-    snap = store.snapshot("run%03d" % (args.runs // 2), "group1/tag05")
+    t = min(5, args.tags - 1)
+    snap = store.snapshot("run%03d" % (args.runs // 2), "group%d/tag%02d" % (t % 4, t))
     assert snap is not None and snap.seen == args.points and snap.steps[-1] == args.points - 1
 
 

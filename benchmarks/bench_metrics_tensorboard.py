@@ -1,6 +1,6 @@
 """Read a 1M-scalar TensorBoard event file: Pitwall vs TensorBoard's EventFileLoader vs tbparse.
 
-    python benchmarks/bench_metrics_tensorboard.py [--scalars 1000000] [--dir DIR]
+    python benchmarks/bench_metrics_tensorboard.py [--scalars 1000000] [--dir DIR] [--quick]
 
 The file is written once by ``torch.utils.tensorboard.SummaryWriter`` (what native runners
 and most trainers use; ~1.5 min, cached in DIR) with 20 tags. Every reader verifies the
@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from markdown_table import markdown_table  # noqa: E402
 
 TAGS = ["losses/a_loss", "losses/c_loss", "losses/entropy", "losses/bounds_loss", "info/kl",
         "info/last_lr", "info/lr_mul", "info/e_clip", "info/epochs", "rewards/step",
@@ -106,7 +108,22 @@ def main() -> None:
                     default=Path(tempfile.gettempdir()) / "pitwall-bench-tensorboard")
     ap.add_argument("--repeat", type=int, default=3, help="runs of Pitwall's reader (best)")
     ap.add_argument("--skip-slow", action="store_true", help="skip EventFileLoader and tbparse")
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes (2,000 scalars in a fresh temp dir): checks it runs")
     args = ap.parse_args()
+    if args.quick:
+        args.scalars, args.repeat = 2000, 1
+        args.dir = Path(tempfile.mkdtemp(prefix="pitwall-bench-tb-quick-"))
+    try:
+        run(args)
+    finally:
+        if args.quick:
+            import shutil
+
+            shutil.rmtree(args.dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
     path = ensure_file(args.dir, args.scalars)
     size = path.stat().st_size
     path.read_bytes()                                   # warm the page cache for everyone
@@ -125,14 +142,14 @@ def main() -> None:
             print("tbparse not installed (pip install tbparse): skipped")
     efl = next((r[1] for r in rows if r[0].startswith("tensorboard")), None)
     print()
-    print("%-32s %10s %9s %14s %9s  %s" % ("reader", "scalars", "seconds", "scalars/s",
-                                         "vs EFL", "same points"))
+    table = []
     for name, secs, (n, ssum, vsum) in rows:
         same = n == ref[0] and ssum == ref[1] and math.isclose(vsum, ref[2], rel_tol=1e-9,
                                                                 abs_tol=1e-6)
-        print("%-32s %10d %9.2f %14s %9s  %s" % (
-            name, n, secs, "{:,.0f}".format(n / secs),
-            ("%.1fx" % (efl / secs)) if efl else "-", "yes" if same else "NO"))
+        table.append([name, n, "%.2f" % secs, "{:,.0f}".format(n / secs),
+                      ("%.1fx" % (efl / secs)) if efl else "-", "yes" if same else "NO"])
+    print(markdown_table(["reader", "scalars", "seconds", "scalars/s", "vs EFL", "same points"],
+                         table, right=(1, 2, 3, 4)))
     rate = ref[0] / best[0]
     print()
     print("goal >= 500,000 scalars/s: %s (%s/s)" % ("met" if rate >= 500_000 else "NOT met",

@@ -7,7 +7,7 @@ time (the profile's default); each switch alternates between two checkpoints of 
 "load" is when the viewer's ack names the request (file read, weights checked, policy built);
 "first frame" is the render time the new checkpoint's first preview frame carries.
 
-    python benchmarks/bench_playback_switch.py [--switches 30]
+    python benchmarks/bench_playback_switch.py [--switches 30] [--quick]
 """
 from __future__ import annotations
 
@@ -102,11 +102,16 @@ def _loaded_at(ack) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--switches", type=int, default=30)
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes (the ~40 KB checkpoint only, 2 switches): checks it runs")
     args = ap.parse_args()
+    sizes = SIZES[:1] if args.quick else SIZES
+    if args.quick:
+        args.switches = 2
     os.environ.setdefault("MUJOCO_GL", "egl")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, hidden in SIZES:
+        for label, hidden in sizes:
             rows.append(bench(Path(tmp), label, hidden, args.switches))
     print("Switch latency, headless viewer (--display none), InvertedPendulum-v5 in real time "
           "(dt 40 ms), %d switches per size, %d cores" % (args.switches, os.cpu_count() or 0))

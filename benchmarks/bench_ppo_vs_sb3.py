@@ -8,6 +8,7 @@ whichever comes first, then is evaluated deterministically on the same N seeded 
 
     python benchmarks/bench_ppo_vs_sb3.py [--env InvertedPendulum-v5|HalfCheetah-v5]
         [--budget 60] [--episodes 10] [--seeds 0 1] [--total-steps N] [--only ours|sb3]
+        [--quick]
 
 Needs the ``bench`` extra: ``pip install -c constraints/cpu.txt stable-baselines3``.
 """
@@ -33,10 +34,13 @@ import torch  # noqa: E402
 
 from runners.mujoco.config import RunnerConfig, parse_params  # noqa: E402
 from runners.mujoco.evaluate import evaluate_checkpoint  # noqa: E402
-from runners.mujoco.stop_signal import StopFlag  # noqa: E402
 from runners.mujoco.train import Trainer  # noqa: E402
 from runners.protocol import RunPaths  # noqa: E402
+from runners.sdk.stop_flag import StopFlag  # noqa: E402
 from tui.core.profiles import resolve_profile  # noqa: E402
+
+# what tests/test_benchmarks_quick.py needs installed to run this one (the ``bench`` extra)
+OPTIONAL_DEPENDENCIES = ["stable_baselines3"]
 
 PROFILES = {"InvertedPendulum-v5": "inverted_pendulum.yaml", "HalfCheetah-v5": "half_cheetah.yaml"}
 TARGETS = {"InvertedPendulum-v5": 950.0, "HalfCheetah-v5": 1000.0}
@@ -162,7 +166,12 @@ def main() -> int:
     ap.add_argument("--target", type=float, default=None,
                     help="training return for the 's to target' column (default per env)")
     ap.add_argument("--only", choices=("ours", "sb3"), default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes (1 s and 1024 steps per learner, 1 eval episode): "
+                         "checks it runs")
     args = ap.parse_args()
+    if args.quick:
+        args.budget, args.episodes, args.seeds, args.total_steps = 1.0, 1, [0], 1024
 
     target = args.target if args.target is not None else TARGETS[args.env]
     rows = []

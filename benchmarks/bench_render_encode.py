@@ -7,6 +7,7 @@ gymnasium user writes: ``env.render()`` with the env's defaults, ``imageio.get_w
 The env steps with random actions in both; "render" columns leave the encoder out.
 
     python benchmarks/bench_render_encode.py [--frames 300] [--envs InvertedPendulum-v5,...]
+        [--quick]
 """
 from __future__ import annotations
 
@@ -81,7 +82,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--envs", default="InvertedPendulum-v5,HalfCheetah-v5")
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes (10 frames of InvertedPendulum-v5): checks it runs")
     args = ap.parse_args()
+    if args.quick:
+        args.frames, args.envs = 10, "InvertedPendulum-v5"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for env_id in args.envs.split(","):

@@ -24,12 +24,19 @@ case ",$EXTRAS," in *,dev,*)
   command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
   ldconfig -p 2>/dev/null | grep -q libEGL.so.1 || need+=(libegl1)
   ldconfig -p 2>/dev/null | grep -q libOSMesa || need+=(libosmesa6)
+  # a throw-away single-node Slurm for tests/slurm (scripts/slurm_local.sh starts it)
+  if command -v dpkg >/dev/null 2>&1; then
+    for p in slurmctld slurmd slurm-client munge slurmdbd mariadb-server; do
+      dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+  fi
   ;; esac
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]} (apt)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends "${need[@]}" >/dev/null
   else
     echo "setup: please install these system packages: ${need[*]}" >&2
   fi

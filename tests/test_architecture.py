@@ -9,12 +9,16 @@ from conftest import REPO
 
 
 def test_import_contracts_hold():
-    """import-linter: runners never import tui; tui.core and runners never import Textual."""
+    """import-linter: runners never import tui; tui.core and runners never import Textual; the
+    TUI's layers import one way (app, commands, screens, widgets, messages: no circle)."""
     exe = Path(sys.executable).with_name("lint-imports")
     out = subprocess.run([str(exe), "--no-cache"], cwd=REPO, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
-    assert "Contracts: 4 kept, 0 broken." in out.stdout, out.stdout[-2000:]
+    import re
+
+    kept = re.search(r"Contracts: (\d+) kept, 0 broken\.", out.stdout)
+    assert kept and int(kept.group(1)) >= 5, out.stdout[-2000:]
 
 
 SHARED = {"protocol", "sdk", "adapters", "rendering"}   # what every backend stands on

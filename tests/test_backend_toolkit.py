@@ -91,8 +91,8 @@ def test_train_capabilities_play_switch_preview_and_record(tiny_run):
     a = wait_until(acked(run, vid, lambda a: a.seq == req.seq and a.error), 15,
                    what="the refusal")
     assert a.checkpoint_step == 3 and "ckpt_000000099.pth" in a.error
-    assert "checkpoint refused, keeping the current policy" in text_of(
-        RunPaths(run).log_file(vid))
+    wait_until(lambda: "checkpoint refused, keeping the current policy" in text_of(
+        RunPaths(run).log_file(vid)), 5, what="the refusal in the log")
 
     # record: the backend's frames, the toolkit's mp4 and index
     assert record_unavailable(run) is None

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -29,8 +30,13 @@ from textual.worker import Worker, WorkerState
 
 from tui.core.run_view_model import RunsModel
 
+from . import actions
 from .commands import PitwallCommands
 from .keymap import KeymapError, keymap_path, load_keymap
+from .messages import (ActionResult, CheckpointRequested, CloseRunRequested,
+                       CompareRequested, DeleteRequested, HelpRequested, LaunchRequested,
+                       OpenRunRequested, OpenVideoRequested, RecordRequested,
+                       RestartRequested, StopRequested, SystemRequested, ViewerRequested)
 from .screens.runs import RunsScreen
 
 # The launch screen, the run view, help and the control functions are imported when first
@@ -44,13 +50,6 @@ HANGUP_DEADLINE_S = 0.9  # after a hangup, exit at the latest this much later
 class ModelChanged(Message):
     def __init__(self, what: str) -> None:
         self.what = what
-        super().__init__()
-
-
-class ActionDone(Message):
-    def __init__(self, text: str, severity: str = "information") -> None:
-        self.text = text
-        self.severity = severity
         super().__init__()
 
 
@@ -217,14 +216,9 @@ class PitwallApp(App[int]):
 
     # ------------------------------------------------------------------ navigation
     def open_run(self, path: Path, tab: str = "metrics") -> None:
-        from .screens.run_view import RunScreen
+        from .screens.run_view import open_run_screen
 
-        path = Path(path)
-        if isinstance(self.screen, RunScreen):
-            if self.screen.path == path:
-                return
-            self.pop_screen()
-        self.push_screen(RunScreen(path, tab))
+        open_run_screen(self, path, tab)
 
     def close_run(self) -> None:
         from .screens.run_view import RunScreen
@@ -260,93 +254,151 @@ class PitwallApp(App[int]):
 
         self._profile_names = sorted(discover_profiles(self.config_dirs))
 
-    # ------------------------------------------------------------------ actions
-    def _confirm(self, question: str, detail: str, yes: str, then: Callable[[], None]) -> None:
+    # ------------------------------------------------------------------ requests
+    @on(OpenRunRequested)
+    def _open_run_requested(self, msg: OpenRunRequested) -> None:
+        self.open_run(msg.path, msg.tab)
+
+    @on(CloseRunRequested)
+    def _close_run_requested(self) -> None:
+        self.close_run()
+
+    @on(LaunchRequested)
+    def _launch_requested(self, msg: LaunchRequested) -> None:
+        self.open_launch(msg.profile)
+
+    @on(CompareRequested)
+    def _compare_requested(self, msg: CompareRequested) -> None:
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(msg.paths, msg.colours))
+
+    @on(SystemRequested)
+    def _system_requested(self) -> None:
+        from .screens.system import SystemScreen
+
+        if not isinstance(self.screen, SystemScreen):
+            self.push_screen(SystemScreen())
+
+    @on(HelpRequested)
+    def _help_requested(self) -> None:
+        self.action_help()
+
+    def _confirm(self, question: str, detail: str, yes: str, then: Callable[[], None],
+                 other: tuple[str, Callable[[], None]] | None = None) -> None:
         from .screens.confirm import ConfirmScreen
 
-        def answered(ok: bool | None) -> None:
-            if ok:
+        def answered(ok: bool | str | None) -> None:
+            if ok == "other" and other is not None:
+                other[1]()
+            elif ok is True:
                 then()
-        self.push_screen(ConfirmScreen(question, detail, yes), answered)
+        self.push_screen(ConfirmScreen(question, detail, yes,
+                                       other[0] if other is not None else None), answered)
 
-    def stop_run(self, path: Path, roles: list[str] | None = None, kill: bool = False) -> None:
+    @on(StopRequested)
+    def _stop_requested(self, msg: StopRequested) -> None:
+        path, roles, kill = msg.path, msg.roles, msg.kill
         what = ("roles %s of " % ", ".join(roles)) if roles else ""
         verb = "Kill" if kill else "Stop"
         detail = ("SIGKILL to the process group at once: the trainer cannot save."
                   if kill else "SIGINT (the trainer saves), then SIGTERM, then SIGKILL.")
+        row = self.model.runs.row(path.name)
+        viewers = row.viewers_alive if row is not None and roles is None else 0
+        other = None
+        if viewers:   # a finished run's viewers would otherwise run on (headless: until idle)
+            detail += "  %d viewer%s keep%s running unless stopped too." % (
+                viewers, "" if viewers == 1 else "s", "s" if viewers == 1 else "")
+            other = ("%s with its viewer%s" % (verb, "" if viewers == 1 else "s"),
+                     self._act(partial(actions.stop_with_viewers, path, kill)))
         self._confirm("%s %s%s?" % (verb, what, path.name), detail, verb,
-                      lambda: self._stop(path, roles, kill))
+                      self._act(partial(actions.stop, path, roles, kill)), other)
 
-    @work(thread=True, exit_on_error=False, group="control")
-    def _stop(self, path: Path, roles: list[str] | None, kill: bool) -> None:
-        from tui.core.run_control import stop_detached
-
-        self._spawned.append(stop_detached(path, roles, kill=kill))
-        self.post_message(ActionDone("%s %s%s" % ("killing" if kill else "stopping",
-                                                 path.name, (" " + ",".join(roles))
-                                                 if roles else "")))
-
-    def restart_run(self, path: Path, roles: list[str] | None = None) -> None:
-        what = ("roles %s of " % ", ".join(roles)) if roles else ""
-        self._confirm("Restart %s%s?" % (what, path.name),
+    @on(RestartRequested)
+    def _restart_requested(self, msg: RestartRequested) -> None:
+        what = ("roles %s of " % ", ".join(msg.roles)) if msg.roles else ""
+        self._confirm("Restart %s%s?" % (what, msg.path.name),
                       "Stops (SIGINT, SIGTERM, SIGKILL), then starts again.", "Restart",
-                      lambda: self._restart(path, roles))
+                      self._act(partial(actions.restart, msg.path, msg.roles)))
 
-    @work(thread=True, exit_on_error=False, group="control")
-    def _restart(self, path: Path, roles: list[str] | None) -> None:
-        from tui.core.run_control import restart_detached
-
-        self._spawned.append(restart_detached(path, roles))
-        self.post_message(ActionDone("restarting %s" % path.name))
-
-    def delete_run(self, path: Path, live: bool = False) -> None:
-        if live:
-            self.notify("%s is still running: stop it first" % path.name, severity="warning")
+    @on(DeleteRequested)
+    def _delete_requested(self, msg: DeleteRequested) -> None:
+        if msg.live:
+            self.notify("%s is still running: stop it first" % msg.path.name,
+                        severity="warning")
             return
-        self._confirm("Delete %s?" % path.name,
+        self._confirm("Delete %s?" % msg.path.name,
                       "Removes the run directory: logs, metrics and checkpoints.", "Delete",
-                      lambda: self._delete(path))
+                      self._act(partial(actions.delete, msg.path)))
 
-    @work(thread=True, exit_on_error=False, group="control")
-    def _delete(self, path: Path) -> None:
-        from tui.core.run_control import delete_run
+    @on(ViewerRequested)
+    def _viewer_requested(self, msg: ViewerRequested) -> None:
+        if msg.display is None:      # find and probe the displays, let the user pick one
+            from tui.core.viewers import window_unavailable
 
-        delete_run(path)
-        self.post_message(ActionDone("deleted %s" % path.name))
+            why = window_unavailable(msg.path)   # a backend that opens no window: headless
+            if why is not None:
+                self.notify("%s: the viewer runs headless (tab 5 shows its frames)" % why)
+                self.start_viewer(msg.path, "none")
+                return
+            self._probe_displays(msg.path)
+        else:
+            self.start_viewer(msg.path, msg.display, msg.remember)
 
-    @work(thread=True, exit_on_error=False, group="control")
-    def start_viewer(self, path: Path, display: str = "none", remember: bool = False) -> None:
-        from tui.core.viewers import start_viewer
+    @on(RecordRequested)
+    def _record_requested(self, msg: RecordRequested) -> None:
+        from tui.core.videos import record_unavailable
 
-        if remember and display != "none":
-            from tui.core.displays import remember as remember_display
-
-            remember_display(display)
-        started = start_viewer(path, display)
-        self._spawned.append(started.starter)
-        where = "headless: tab 5 shows its frames" if display == "none" else "on " + display
-        self.post_message(ActionDone("starting %s for %s (%s)"
-                                     % (started.viewer_id, path.name, where)))
-
-    def choose_display_and_start_viewer(self, path: Path) -> None:
-        """``v``: find and probe the displays, let the user pick one (or none), start. A
-        backend that opens no window starts headless at once, saying why."""
-        from tui.core.viewers import window_unavailable
-
-        why = window_unavailable(Path(path))
+        why = record_unavailable(msg.path)      # a backend that cannot record says why
         if why is not None:
-            self.notify("%s: the viewer runs headless (tab 5 shows its frames)" % why)
-            self.start_viewer(Path(path), "none")
+            self.notify("Record video: %s" % why, severity="warning")
             return
-        self._probe_displays(Path(path))
+        if msg.episodes:
+            self._act(partial(actions.record, msg.path, msg.checkpoint, msg.episodes))()
+            return
+        from .screens.record import RecordScreen
+
+        def answered(episodes: int | None) -> None:
+            if episodes:
+                self._act(partial(actions.record, msg.path, msg.checkpoint, episodes))()
+        self.push_screen(RecordScreen(msg.path.name, msg.checkpoint or "the newest"), answered)
+
+    @on(CheckpointRequested)
+    def _checkpoint_requested(self, msg: CheckpointRequested) -> None:
+        self.select_checkpoint(msg.path, msg.mode, msg.ref)
+
+    @on(OpenVideoRequested)
+    def _open_video_requested(self, msg: OpenVideoRequested) -> None:
+        self._act(partial(actions.open_video, msg.path, msg.video), group="media")()
+
+    def start_viewer(self, path: Path, display: str = "none", remember: bool = False) -> None:
+        self._act(partial(actions.start_viewer, Path(path), display, remember))()
+
+    def select_checkpoint(self, path: Path, mode: str, ref: str | None) -> None:
+        self._act(partial(actions.select_checkpoint, Path(path), mode, ref))()
+
+    # ------------------------------------------------------------------ running actions
+    def _act(self, fn: Callable[[], ActionResult], group: str = "control"
+             ) -> Callable[[], None]:
+        """``fn`` in a worker thread; its result goes to the screen that asked (now)."""
+        screen = self.screen
+
+        def run() -> None:
+            self.run_worker(partial(self._run_action, fn, screen), thread=True,
+                            exit_on_error=False, group=group)
+        return run
+
+    def _run_action(self, fn: Callable[[], ActionResult], screen) -> None:
+        result = fn()
+        if result.process is not None:
+            self._spawned.append(result.process)
+        target = screen if screen is not None and screen.is_attached else self
+        target.post_message(result)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="displays")
     def _probe_displays(self, path: Path) -> None:
-        from tui.core.displays import discover, probe_all, remembered
-
-        cands = discover()
-        results = probe_all([c.name for c in cands])
-        self.post_message(DisplaysProbed(path, list(zip(cands, results)), remembered()))
+        results, remembered = actions.probe_displays()
+        self.post_message(DisplaysProbed(path, results, remembered))
 
     @on(DisplaysProbed)
     def _displays_probed(self, msg: DisplaysProbed) -> None:
@@ -357,61 +409,8 @@ class PitwallApp(App[int]):
                 self.start_viewer(msg.path, display, remember=display != "none")
         self.push_screen(DisplayPickerScreen(msg.results, remembered=msg.remembered), chosen)
 
-    def ask_record(self, path: Path, checkpoint: str) -> None:
-        """Ask how many episodes, then record them from ``checkpoint`` (a file of nn/); a
-        backend that cannot record says why instead."""
-        from tui.core.videos import record_unavailable
-
-        from .screens.record import RecordScreen
-
-        why = record_unavailable(Path(path))
-        if why is not None:
-            self.notify("Record video: %s" % why, severity="warning")
-            return
-
-        def answered(episodes: int | None) -> None:
-            if episodes:
-                self.record_video(path, checkpoint, episodes)
-        self.push_screen(RecordScreen(path.name, checkpoint), answered)
-
-    @work(thread=True, exit_on_error=False, group="control")
-    def record_video(self, path: Path, checkpoint: str | None, episodes: int = 1) -> None:
-        from tui.core.videos import start_recording
-
-        started = start_recording(path, checkpoint, episodes)
-        self._spawned.append(started.starter)
-        what = started.checkpoint.name if started.checkpoint else "the newest checkpoint"
-        self.post_message(ActionDone("%s records %d episode%s of %s; the video shows on tab 5 "
-                                     "when done" % (started.role, episodes,
-                                                    "" if episodes == 1 else "s", what)))
-
-    @work(thread=True, exit_on_error=False, group="media")
-    def open_video(self, path: Path, video) -> None:
-        """Open a video with the desktop's player on a display that works, if there is one."""
-        from runners.protocol import RunPaths
-        from tui.core.displays import desktop_display
-        from tui.core.videos import open_with_desktop
-
-        choice = desktop_display()
-        if choice.headless:
-            self.post_message(ActionDone("cannot open %s with a player: %s" % (
-                video.name, choice.message or "no display"), "warning"))
-            return
-        self._spawned.append(open_with_desktop(video.path, choice.display,
-                                               RunPaths(path).pitwall_log))
-        self.post_message(ActionDone("opening %s on %s (the player's messages: tab 2, "
-                                     "pitwall)" % (video.name, choice.display)))
-
-    @work(thread=True, exit_on_error=False, group="control")
-    def select_checkpoint(self, path: Path, mode: str, ref: str | None) -> None:
-        from tui.core.run_checkpoints import select_checkpoint
-
-        st = select_checkpoint(path, mode, ref)
-        what = "the newest checkpoint" if mode == "auto" else Path(st.checkpoint_path).name
-        self.post_message(ActionDone("viewers asked to show %s (seq %d)" % (what, st.seq)))
-
-    @on(ActionDone)
-    def _action_done(self, msg: ActionDone) -> None:
+    @on(ActionResult)
+    def _action_done(self, msg: ActionResult) -> None:
         self.notify(msg.text, severity=msg.severity)  # type: ignore[arg-type]
         self.model.poke()
 
@@ -429,6 +428,8 @@ BINDING_OWNERS: list[tuple[str, str]] = [
     ("Runs", "tui.screens.runs:RunsScreen"),
     ("Runs list", "tui.widgets.run_table:RunTable"),
     ("Launch", "tui.screens.launch:LaunchScreen"),
+    ("Compare", "tui.screens.compare:CompareScreen"),
+    ("System", "tui.screens.system:SystemScreen"),
     ("Run view", "tui.screens.run_view:RunScreen"),
     ("Metrics tab", "tui.screens.panes.metrics:MetricsPane"),
     ("Logs tab", "tui.screens.panes.logs:LogsPane"),
@@ -490,6 +491,12 @@ def run_app(root: Path) -> int:
     except KeymapError as e:
         sys.stderr.write("pitwall: keymap: %s\n" % e)
         return 2
+    from tui.core.terminal_graphics import tui_graphics
+
+    from .widgets.picture import choose
+
+    # kitty/sixel pictures: textual-image must ask the terminal before Textual owns stdin
+    choose(tui_graphics().kind, tmux=bool(os.environ.get("TMUX")))
     app = PitwallApp(root, keymap=keymap, guard_terminal=True)
     rc = app.run()
     return int(rc or 0)

@@ -25,8 +25,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from rl_games.common.algo_observer import AlgoObserver
 
-from runners.protocol import (IndexEntry, MetricWriter, RunPaths, append_line, file_signature,
-                              save_checkpoint)
+from runners.protocol import (CheckpointSaveError, IndexEntry, MetricWriter, RunPaths,
+                              append_line, file_signature, save_checkpoint)
 from runners.protocol.checkpoints import DEFAULT_STEM
 from runners.protocol.rundir import LATEST_NAME
 
@@ -98,7 +98,7 @@ class PitwallObserver(AlgoObserver):
         self.save_freq = int(save_freq)
         self.keep_last = int(keep_last)
         self.stop = stop
-        self.say = say
+        self.say = _never_raising(say)
         self.algo = None  # type: Any
         self.rank0 = True
         self.metrics = None  # type: Optional[MetricWriter]
@@ -179,9 +179,15 @@ class PitwallObserver(AlgoObserver):
         state = plain_numbers(self.algo.get_full_state_weights())
         frame = int(state.get("frame", self.algo.frame))
         epoch = int(state.get("epoch", self.algo.epoch_num))
-        path = save_checkpoint(self.paths.root, lambda f: torch.save(state, f), step=frame,
-                               epoch=epoch, metrics=self.summary(), stem=DEFAULT_STEM,
-                               keep_last=self.keep_last)
+        try:
+            path = save_checkpoint(self.paths.root, lambda f: torch.save(state, f), step=frame,
+                                   epoch=epoch, metrics=self.summary(), stem=DEFAULT_STEM,
+                                   keep_last=self.keep_last)
+        except CheckpointSaveError as e:  # a full disk: training goes on, the next save retries
+            self.say("checkpoint of epoch %d NOT saved (%s); training goes on" % (epoch, e))
+            if e.saved is None:
+                return None
+            path = e.saved
         self.saved_epoch = epoch
         self.say("saved %s and nn/%s (epoch %d, frame %d%s)"
                  % (path.name, LATEST_NAME, epoch, frame, ", " + why if why else ""))
@@ -252,7 +258,21 @@ class PitwallObserver(AlgoObserver):
             self._foreign[name] = sig
             entry = IndexEntry(file=name, step=self.last_algo_frame, epoch=self.last_epoch,
                                time=time.time(), size=sig.size, metrics=dict(self.last_summary))
-            append_line(self.paths.ckpt_index, entry.to_line())
+            try:
+                append_line(self.paths.ckpt_index, entry.to_line())
+            except OSError as e:
+                del self._foreign[name]  # indexed at the next look
+                self.say("index line for nn/%s not written: %s" % (name, e))
+
+
+def _never_raising(say: Callable[[str], None]) -> Callable[[str], None]:
+    """``say`` that ignores a log it cannot write (a full disk): training goes on."""
+    def quiet(line: str) -> None:
+        try:
+            say(line)
+        except OSError:
+            pass
+    return quiet
 
 
 def _as_int(v: Any, default: int) -> int:

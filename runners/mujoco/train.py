@@ -17,8 +17,8 @@ from typing import IO, Any, Deque, Dict, Optional, Union
 import numpy as np
 import torch
 
-from runners.protocol import CKPT_FORMAT, CheckpointLoadError, MetricWriter, ProtocolError, \
-    RunPaths, save_torch_checkpoint
+from runners.protocol import CKPT_FORMAT, CheckpointLoadError, CheckpointSaveError, \
+    MetricWriter, ProtocolError, RunPaths, save_torch_checkpoint
 
 from .checkpoint import RUNNER, _cpu, build_payload, model_from_payload, read_checkpoint
 from .config import RunnerConfig
@@ -123,13 +123,22 @@ class Trainer(object):
         self.last_saved_step = self.step
         self.resumed_from = path
 
-    def save(self) -> Path:
+    def save(self) -> Optional[Path]:
+        """Save a checkpoint; a failed save (a full disk) is logged and training goes on: the
+        next save tries again. None when it failed."""
         payload = build_payload(self.model, self.optimizer, self.obs_norm,
                                 self.reward_norm.state_dict(), self.cfg.env_id, self.step,
                                 self.update, self.cfg.total_steps, self.cfg.seed, self.episodes,
                                 self.recent_returns, self.recent_lengths)
-        path = save_torch_checkpoint(self.paths.root, payload, self.step, epoch=self.update,
-                                     metrics=self.headline(), keep_last=self.cfg.keep_last)
+        try:
+            path = save_torch_checkpoint(self.paths.root, payload, self.step, epoch=self.update,
+                                         metrics=self.headline(), keep_last=self.cfg.keep_last)
+        except CheckpointSaveError as e:
+            self.say("checkpoint at step %d NOT saved (%s); training goes on, the next save "
+                     "tries again" % (self.step, e))
+            if e.saved is None:
+                return None
+            path = e.saved   # saved, only its index line is missing
         self.last_saved_step = self.step
         self.say("saved %s (step %d)" % (path.name, self.step))
         return path
@@ -150,8 +159,11 @@ class Trainer(object):
 
     # ------------------------------------------------------------------ loop
     def say(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except OSError:
+            pass  # the log is on a full disk: training goes on without this line
 
     def run(self) -> int:
         cfg = self.cfg
@@ -190,8 +202,9 @@ class Trainer(object):
                 self._log(writer, stats, lr, t2 - t0, t1 - t0, total_updates)
                 if cfg.save_every and self.update % cfg.save_every == 0:
                     self.save()
-            if self.last_saved_step != self.step:
-                self.save()
+            if self.last_saved_step != self.step and self.save() is None:
+                self.say("the final checkpoint (step %d) could not be saved" % self.step)
+                return 1
             if self.videos is not None:
                 self.videos.close(drain=not self.stop.is_set())
             if self.stop.is_set():

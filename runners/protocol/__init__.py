@@ -11,10 +11,13 @@ from .checkpoint_layout import CheckpointLayout, CheckpointSpec, checkpoint_layo
 from .checkpoint_listing import (LATEST_NEWEST, CheckpointInfo, latest_link_target,
                                  list_checkpoints, newest_checkpoint)
 from .checkpoint_names import checkpoint_file_name, natural_key, step_from_name
-from .checkpoints import (CKPT_FORMAT, CheckpointLoadError, FileSignature, IndexEntry,
-                          file_signature, load_torch_checkpoint, read_index, save_checkpoint,
-                          save_torch_checkpoint)
+from .checkpoints import (CKPT_FORMAT, CheckpointLoadError, CheckpointSaveError, FileSignature,
+                          IndexEntry, file_signature, load_torch_checkpoint, read_index,
+                          save_checkpoint, save_torch_checkpoint)
 from .errors import ProtocolError
+from .launchers import (NodeRecord, QueueEntry, SlurmJob, add_slurm_job, new_queue_entry,
+                        queue_lock, read_node_record, read_queue_entry, read_slurm_jobs,
+                        write_node_record, write_queue_entry)
 from .metrics import MetricRecord, MetricWriter, parse_metric_line
 from .preview import (PREVIEW_FORMAT, PngError, PreviewFrame, decode_png, encode_png,
                       list_previews, parse_preview, read_preview, write_preview)

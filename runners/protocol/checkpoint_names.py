@@ -18,8 +18,11 @@ _INT_RE = re.compile(r"\d+")
 _EP_RE = re.compile(r"(?:^|_)(?:ep|epoch|it|iter|step)_?(\d+)", re.IGNORECASE)
 
 
-def checkpoint_file_name(step: int, stem: str = DEFAULT_STEM, suffix: str = ".pth") -> str:
-    return "%s_%0*d%s" % (stem, STEP_DIGITS, int(step), suffix)
+def checkpoint_file_name(step: int, stem: str = DEFAULT_STEM, suffix: str = ".pth",
+                         digits: int = STEP_DIGITS) -> str:
+    """``<stem>_<step><suffix>``, the step zero-padded to ``digits`` (0: not padded, e.g. the
+    SERL seed's ``checkpoint_5000.pth``; listings sort numerically either way)."""
+    return "%s_%0*d%s" % (stem, digits, int(step), suffix)
 
 
 def natural_key(name: str) -> Tuple[Any, ...]:

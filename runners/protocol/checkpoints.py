@@ -10,6 +10,7 @@ numpy scalar) pass an explicit allow-list; nothing is ever unpickled blindly.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -18,9 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
-from .atomic import append_line, atomic_write_with
+from .atomic import append_line, atomic_write_with, naming, read_regular_file
 from .checkpoint_load import CheckpointLoadError, load_torch_checkpoint
-from .checkpoint_names import DEFAULT_STEM, checkpoint_file_name, natural_key
+from .checkpoint_names import DEFAULT_STEM, STEP_DIGITS, checkpoint_file_name, natural_key
+from .errors import ProtocolError
+from .fields import is_int64
+from .json_parse import MAX_LINE_BYTES, MAX_LOG_BYTES, parse_json
 from .rundir import CKPT_INDEX, NN_DIR, RunPaths
 
 CKPT_FORMAT = "pitwall.ckpt/1"
@@ -57,14 +61,16 @@ class IndexEntry:
 
     @classmethod
     def from_line(cls, line: str) -> "IndexEntry":
-        d = json.loads(line)
+        if len(line) > MAX_LINE_BYTES:
+            raise ValueError("line longer than %d bytes" % MAX_LINE_BYTES)
+        d = parse_json(line)
         if not isinstance(d, dict):
             raise ValueError("not an object")
         f, step, t = d.get("file"), d.get("step"), d.get("time")
         if not isinstance(f, str) or not f or "/" in f:
             raise ValueError("bad 'file'")
-        if not isinstance(step, int) or isinstance(step, bool):
-            raise ValueError("bad 'step'")
+        if not is_int64(step):
+            raise ValueError("bad 'step' (an integer of at most 64 bits)")
         if not isinstance(t, (int, float)) or isinstance(t, bool):
             raise ValueError("bad 'time'")
         metrics = d.get("metrics") or {}
@@ -73,8 +79,8 @@ class IndexEntry:
         epoch = d.get("epoch")
         size = d.get("size")
         return cls(file=f, step=step, time=float(t),
-                   epoch=epoch if isinstance(epoch, int) else None,
-                   size=size if isinstance(size, int) else None,
+                   epoch=epoch if is_int64(epoch) else None,
+                   size=size if is_int64(size) else None,
                    metrics={str(k): float(v) for k, v in metrics.items()
                             if isinstance(v, (int, float)) and not isinstance(v, bool)})
 
@@ -85,8 +91,10 @@ def read_index(nn_dir: Union[str, Path]) -> Tuple[Dict[str, IndexEntry], int]:
     entries: Dict[str, IndexEntry] = {}
     bad = 0
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = read_regular_file(path, MAX_LOG_BYTES, missing_ok=True)
+    except ProtocolError:
+        return entries, 1   # not a regular file, unreadable or absurdly large: one bad "line"
+    if data is None:
         return entries, 0
     lines = data.split(b"\n")
     if lines and lines[-1] != b"":
@@ -106,39 +114,89 @@ def read_index(nn_dir: Union[str, Path]) -> Tuple[Dict[str, IndexEntry], int]:
 def save_checkpoint(run_dir: Union[str, Path], write: Callable[[IO[bytes]], None], step: int,
                     epoch: Optional[int] = None, metrics: Optional[Dict[str, float]] = None,
                     stem: str = DEFAULT_STEM, update_latest: bool = True,
-                    keep_last: int = 0) -> Path:
+                    keep_last: int = 0, digits: int = STEP_DIGITS,
+                    name: Optional[str] = None) -> Path:
     """Save one checkpoint the protocol way; returns the history file's path.
 
     ``write`` receives a binary file object (e.g. ``lambda f: torch.save(obj, f)``).
     ``keep_last`` > 0 deletes the oldest history files beyond that many (never ``latest``).
+    ``name`` replaces ``<stem>_<step>.pth`` by a fixed file name (``final_model.pth``); such a
+    file is replaced on the next save under that name and never pruned.
+
+    A save that fails (a full disk, a read-only filesystem) raises
+    :class:`CheckpointSaveError` naming the file and leaves nothing behind: no temp file, no
+    history file that ``latest.pth`` and the index do not know, ``latest.pth`` as it was. A
+    trainer can log it and try again at its next save.
     """
     paths = RunPaths(run_dir)
     nn_dir = paths.nn_dir
-    nn_dir.mkdir(parents=True, exist_ok=True)
-    name = checkpoint_file_name(step, stem)
+    if name is not None and (not name.endswith(".pth") or "/" in name or name.startswith(".")
+                             or name == paths.latest.name):
+        raise ValueError("checkpoint name %r: a plain *.pth file name other than %s"
+                         % (name, paths.latest.name))
+    name = name or checkpoint_file_name(step, stem, digits=digits)
     target = nn_dir / name
-    atomic_write_with(target, write)
-    if update_latest:
-        _replace_latest(target, paths.latest)
-    size = os.path.getsize(str(target))
+    existed = target.exists()
+    try:
+        nn_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_with(target, write)
+        if update_latest:
+            _replace_latest(target, paths.latest)
+        size = os.path.getsize(str(target))
+    except OSError as e:
+        if not existed:
+            _unlink_quietly(target)   # never a history file that latest and the index miss
+        raise CheckpointSaveError(target, e)
     clean = {k: float(v) for k, v in (metrics or {}).items()
              if isinstance(v, (int, float)) and v == v and abs(v) != float("inf")}
     entry = IndexEntry(file=name, step=int(step), time=time.time(), epoch=epoch, size=size,
                        metrics=clean)
-    append_line(paths.ckpt_index, entry.to_line(), durable=True)
+    try:
+        append_line(paths.ckpt_index, entry.to_line(), durable=True)
+    except OSError as e:
+        # the checkpoint and latest.pth are complete; only its index line (step, metrics at
+        # save) is missing, and listings fall back to the step in its name
+        raise CheckpointSaveError(paths.ckpt_index, e, saved=target)
     if keep_last > 0:
         _prune(nn_dir, stem, keep_last)
     return target
 
 
+class CheckpointSaveError(OSError):
+    """A checkpoint could not be saved; ``path`` is the file at fault, ``saved`` the history
+    file when the checkpoint itself was saved and only its index line was not."""
+
+    def __init__(self, path: Path, cause: OSError, saved: Optional[Path] = None):
+        self.path = Path(path)
+        self.saved = saved
+        what = "saved %s but could not index it" % saved.name if saved is not None \
+            else "checkpoint not saved"
+        super().__init__(cause.errno, "%s: %s" % (what, cause.strerror or cause),
+                         str(cause.filename if cause.filename is not None else path))
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(str(path))
+    except OSError:
+        pass
+
+
+# errors of os.link that mean "no hard links on this filesystem": copy instead
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOSYS,
+                  getattr(errno, "ENOTSUP", errno.EOPNOTSUPP), errno.EOPNOTSUPP}
+
+
 def _replace_latest(target: Path, latest: Path) -> None:
     tmp = latest.parent / (".%s.%d.link" % (latest.name, os.getpid()))
     try:
-        if tmp.exists():
-            tmp.unlink()
+        _unlink_quietly(tmp)
         os.link(str(target), str(tmp))
         os.replace(str(tmp), str(latest))
-    except OSError:
+    except OSError as e:
+        _unlink_quietly(tmp)
+        if e.errno not in _NO_HARD_LINKS:
+            raise naming(e, latest, str(tmp))
         # no hard links here (some network filesystems): copy atomically instead
         with open(str(target), "rb") as src:
             atomic_write_with(latest, lambda f: shutil.copyfileobj(src, f))
@@ -166,7 +224,7 @@ def save_torch_checkpoint(run_dir: Union[str, Path], payload: Dict[str, Any], st
 
 
 __all__ = [
-    "CKPT_FORMAT", "NN_DIR", "CheckpointLoadError", "FileSignature", "IndexEntry",
-    "file_signature", "load_torch_checkpoint", "read_index", "save_checkpoint",
+    "CKPT_FORMAT", "NN_DIR", "CheckpointLoadError", "CheckpointSaveError", "FileSignature",
+    "IndexEntry", "file_signature", "load_torch_checkpoint", "read_index", "save_checkpoint",
     "save_torch_checkpoint",
 ]

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from .atomic import append_line
+from .fields import is_int64
+from .json_parse import MAX_LINE_BYTES, parse_json
 from .rundir import RunPaths
 
 
@@ -34,14 +37,14 @@ class MetricRecord:
 
 def parse_metric_line(line: Union[str, bytes]) -> MetricRecord:
     """Parse one line; raises ``ValueError`` on anything that is not a valid record."""
-    if isinstance(line, bytes):
-        line = line.decode("utf-8")
-    d = json.loads(line)
+    if len(line) > MAX_LINE_BYTES:
+        raise ValueError("line of %d bytes, longer than a metrics record may be" % len(line))
+    d = parse_json(line)
     if not isinstance(d, dict):
         raise ValueError("record is not an object")
     step, t, role, metrics = d.get("step"), d.get("time"), d.get("role", ""), d.get("metrics")
-    if not isinstance(step, int) or isinstance(step, bool):
-        raise ValueError("'step' must be an integer")
+    if not is_int64(step):
+        raise ValueError("'step' must be an integer of at most 64 bits")
     if not isinstance(t, (int, float)) or isinstance(t, bool):
         raise ValueError("'time' must be a number")
     if not isinstance(role, str):
@@ -68,11 +71,19 @@ def finite_metrics(metrics: Dict[str, Any]) -> Dict[str, float]:
 
 
 class MetricWriter(object):
-    """Appends records to ``metrics.jsonl`` and mirrors them to TensorBoard under ``tb/``."""
+    """Appends records to ``metrics.jsonl`` and mirrors them to TensorBoard under ``tb/``.
+
+    A record that cannot be written (a full disk) is dropped and counted (``dropped``), never
+    raised: a trainer keeps training, and the stream goes on once there is space again. The
+    first failure of a streak is said on stderr; a failing TensorBoard mirror is turned off.
+    """
 
     def __init__(self, run_dir: Union[str, Path], role: str, tensorboard: bool = True):
         self.paths = RunPaths(run_dir)
         self.role = role
+        self.dropped = 0
+        self.last_error = None  # type: Optional[str]
+        self._failing = False
         self._tb: Any = None
         if tensorboard:
             try:
@@ -85,14 +96,40 @@ class MetricWriter(object):
     def log(self, step: int, metrics: Dict[str, Any], t: Optional[float] = None) -> MetricRecord:
         rec = MetricRecord(int(step), time.time() if t is None else t, self.role,
                            finite_metrics(metrics))
-        append_line(self.paths.metrics_jsonl, rec.to_line())
+        try:
+            append_line(self.paths.metrics_jsonl, rec.to_line())
+        except OSError as e:
+            self.dropped += 1
+            self._warn("metrics record of step %d dropped: %s" % (rec.step, e), streak=True)
+        else:
+            if self._failing:
+                self._warn("metrics are written again (%d record(s) dropped)" % self.dropped)
+            self._failing = False
         if self._tb is not None:
-            for k, v in rec.metrics.items():
-                self._tb.add_scalar(k, v, rec.step, walltime=rec.time)
+            try:
+                for k, v in rec.metrics.items():
+                    self._tb.add_scalar(k, v, rec.step, walltime=rec.time)
+            except Exception as e:  # the writer thread died (a full disk): mirror off
+                self._warn("TensorBoard mirror turned off: %s" % e)
+                self._tb = None
         return rec
+
+    def _warn(self, message: str, streak: bool = False) -> None:
+        self.last_error = message
+        if streak and self._failing:
+            return
+        self._failing = self._failing or streak
+        try:
+            sys.stderr.write("[pitwall metrics] %s\n" % message)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
     def close(self) -> None:
         if self._tb is not None:
-            self._tb.flush()
-            self._tb.close()
-            self._tb = None
+            tb, self._tb = self._tb, None
+            try:
+                tb.flush()
+                tb.close()
+            except Exception as e:
+                self._warn("TensorBoard events not flushed: %s" % e)

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .atomic import atomic_write_bytes
 from .errors import ProtocolError
+from .json_parse import parse_json
 from .rundir import RunPaths, check_role_name
 
 PREVIEW_FORMAT = "pitwall.preview/1"
@@ -227,7 +228,7 @@ def parse_preview(data: bytes, path: PathLike = "<preview>") -> PreviewFrame:
     raw = text.get(TEXT_KEY)
     if raw is not None:
         try:
-            obj = json.loads(raw)
+            obj = parse_json(raw)
         except ValueError as e:
             raise ProtocolError(path, TEXT_KEY, "metadata is not valid JSON (%s)" % e)
         if not isinstance(obj, dict):

@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from .atomic import append_line, atomic_write_json, read_json_object
+from .atomic import append_line, atomic_write_json, read_json_object, read_regular_file
+from .errors import ProtocolError
 from .fields import field as get
+from .json_parse import MAX_LOG_BYTES, parse_json
 from .rundir import RunPaths, check_role_name
 
 PROC_FORMAT = "pitwall.proc/1"
@@ -158,17 +160,15 @@ def append_history(run_dir: Union[str, Path], rec: ProcRecord) -> None:
 
 
 def read_history(run_dir: Union[str, Path]) -> List[ProcRecord]:
-    import json
-
     path = RunPaths(run_dir).procs_dir / HISTORY_FILE
     try:
-        data = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        raw = read_regular_file(path, MAX_LOG_BYTES, missing_ok=True)
+    except ProtocolError:
         return []
     out = []
-    for line in data.splitlines():
+    for line in (raw or b"").decode("utf-8", "replace").splitlines():
         try:
-            d = json.loads(line)
+            d = parse_json(line)
             if isinstance(d, dict):
                 out.append(ProcRecord.from_dict(d, path))
         except Exception:

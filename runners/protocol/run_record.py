@@ -19,6 +19,7 @@ from .rundir import RunPaths, check_role_name
 RUN_FORMAT = "pitwall.run/1"
 PROCESS_KINDS = ("train", "viewer", "aux")
 LAUNCHER_KINDS = ("local", "slurm")
+WATCH_MODES = ("auto", "poll")   # launcher.watch: poll files instead of inotify (network fs)
 
 
 @dataclass
@@ -103,6 +104,8 @@ class RunRecord:
     profile_path: str = ""
     overrides: List[str] = field(default_factory=list)
     profile: Dict[str, Any] = field(default_factory=dict)  # resolved profile (metrics, play ...)
+    # {"kind": "local"[, "gpus": n, "max_parallel": n, "watch": "auto"|"poll"]} or
+    # {"kind": "slurm", "job_id": "123" | "120_3", "array_job_id", "array_task", "options": {...}}
     launcher: Dict[str, Any] = field(default_factory=lambda: {"kind": "local"})
     sweep_id: str = ""            # runs launched together by one multirun share it ("" = none)
     capabilities: Dict[str, Any] = field(default_factory=dict)  # what the backend can do
@@ -116,6 +119,21 @@ class RunRecord:
             if p.role == role:
                 return p
         return None
+
+    @property
+    def launcher_kind(self) -> str:
+        return str(self.launcher.get("kind", "local"))
+
+    @property
+    def slurm_job_id(self) -> str:
+        """The job id sbatch gave at launch ("" for a local run, or before sbatch answered)."""
+        return str(self.launcher.get("job_id") or "") if self.launcher_kind == "slurm" else ""
+
+    @property
+    def polled(self) -> bool:
+        """Watch this run's files by polling (Slurm runs, ``watch: poll``): inotify does not
+        see writes made on another host of a network filesystem."""
+        return self.launcher_kind == "slurm" or self.launcher.get("watch") == "poll"
 
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)
@@ -134,7 +152,7 @@ class RunRecord:
         if len(set(roles)) != len(roles):
             raise ProtocolError(path, "processes", "duplicate role names: %s" % roles)
         launcher = get(d, "launcher", dict, path, default={"kind": "local"})
-        get(launcher, "kind", str, path, choices=LAUNCHER_KINDS)
+        _check_launcher(launcher, path)
         return cls(
             name=get(d, "name", str, path),
             experiment=get(d, "experiment", str, path),
@@ -154,6 +172,32 @@ class RunRecord:
             pitwall_version=get(d, "pitwall_version", str, path, default=""),
             format=fmt,
         )
+
+
+def _check_launcher(launcher: Dict[str, Any], path: Union[str, Path]) -> None:
+    def at(key: str) -> str:
+        return "launcher." + key
+
+    kinds = {"kind": (str,), "job_id": (str,), "array_job_id": (str,),
+             "array_task": (int, type(None)), "options": (dict,), "gpus": (int,),
+             "max_parallel": (int,), "watch": (str,)}
+    for key, types in kinds.items():
+        if key in launcher:
+            try:
+                get(launcher, key, types, path)
+            except ProtocolError as e:
+                raise ProtocolError(path, at(key), e.message)
+    if launcher.get("kind", "local") not in LAUNCHER_KINDS:
+        raise ProtocolError(path, at("kind"), "must be one of %s, found %r"
+                            % (", ".join(LAUNCHER_KINDS), launcher.get("kind")))
+    if "kind" not in launcher:
+        raise ProtocolError(path, at("kind"), "missing (expected 'local' or 'slurm')")
+    for key in ("gpus", "max_parallel"):
+        if launcher.get(key, 0) < 0:
+            raise ProtocolError(path, at(key), "must be >= 0, found %r" % launcher[key])
+    if launcher.get("watch", "auto") not in WATCH_MODES:
+        raise ProtocolError(path, at("watch"), "must be one of %s, found %r"
+                            % (", ".join(WATCH_MODES), launcher["watch"]))
 
 
 def write_run_record(run_dir: Union[str, Path], record: RunRecord) -> None:

@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from .atomic import append_line
+from .atomic import append_line, read_regular_file
 from .errors import ProtocolError
 from .fields import field as get
+from .json_parse import MAX_LOG_BYTES, parse_json
 from .rundir import RunPaths
 
 VIDEO_SOURCES = ("record", "training")
@@ -143,12 +144,9 @@ def append_video_entry(run_dir: PathLike, entry: VideoEntry) -> None:
 def read_video_index(run_dir: PathLike) -> Tuple[List[VideoEntry], int]:
     """``(entries in order, number of bad lines)``; a partial last line is held back."""
     path = RunPaths(run_dir).video_index
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = read_regular_file(path, MAX_LOG_BYTES, missing_ok=True)
+    if raw is None:
         return [], 0
-    except OSError as e:
-        raise ProtocolError(path, None, "cannot read: %s" % e.strerror)
     lines = raw.split(b"\n")
     entries = []  # type: List[VideoEntry]
     bad = 0
@@ -156,7 +154,7 @@ def read_video_index(run_dir: PathLike) -> Tuple[List[VideoEntry], int]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line.decode("utf-8"))
+            obj = parse_json(line)
             if not isinstance(obj, dict):
                 raise ValueError("not an object")
             entries.append(VideoEntry.from_dict(obj, path))

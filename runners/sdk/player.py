@@ -36,6 +36,7 @@ FELL_BEHIND_S = 0.25   # realtime pacing gives up catching up beyond this lag
 EPISODE_LINE_S = 1.0   # at most one episode line per second in the log
 POLL_SLICE_S = 0.004   # while pacing, the state file is looked at this often
 IDLE_CHECK_S = 5.0
+SWITCH_INTERVAL_S = 0.0005
 
 
 class Playback(object):
@@ -138,6 +139,9 @@ class Player(object):
     # ------------------------------------------------------------------ loop
     def run(self) -> int:
         crashed = False
+        # the loader thread gets the GIL within 0.5 ms of asking (default 5 ms): a finished
+        # load is swapped in at once, also when the env loop never sleeps
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             self.say("Viewer %s: %s, display %s, %s; waiting for a checkpoint (%s)"
                      % (self.viewer_id, self.playback.env_label or "env", self.display.name,
@@ -289,7 +293,8 @@ class Player(object):
         if limit <= 0 or self.display.kind != "none" or now - self._idle_checked < IDLE_CHECK_S:
             return False
         self._idle_checked = now
-        last = max(self._started_wall, preview_watched_at(self.run_dir, self.viewer_id) or 0.0,
+        out = self.follower.paths.root      # frames, acks and the watch mark live here
+        last = max(self._started_wall, preview_watched_at(out, self.viewer_id) or 0.0,
                    self.follower.last_request_time())
         if time.time() - last < limit:
             return False

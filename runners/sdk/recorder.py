@@ -159,6 +159,6 @@ def _first(x: Any) -> float:
     return float(np.asarray(x, dtype=np.float64).reshape(-1)[0])
 
 
-def recording_target(checkpoint: Path) -> Path:
-    """Name the numbered file ``latest.pth`` is now (a recording of latest names that)."""
-    return latest_link_target(checkpoint) or checkpoint
+def recording_target(checkpoint: Path, latest_name: str = "latest.pth") -> Path:
+    """Name the numbered file the run's latest file is now (a recording of latest names it)."""
+    return latest_link_target(checkpoint, latest_name) or checkpoint

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
-from runners.protocol import CheckpointLoadError, ProtocolError, RunPaths, read_params
+from runners.protocol import (CheckpointLoadError, ProtocolError, RunPaths, output_dir,
+                              read_params)
 from runners.protocol import runner_args as ra
 from runners.protocol.displays import display_kind
 from runners.protocol.rundir import check_role_name
@@ -100,7 +101,7 @@ def _play(backend: Backend, run_dir: Path, cfg: Any, args: argparse.Namespace,
         if holder:
             holder[0].fail(message)
 
-    display = make_display(args.display, run_dir, args.viewer_id, hz,
+    display = make_display(args.display, output_dir(run_dir), args.viewer_id, hz,
                            say=lambda line: print(line, flush=True), on_lost=on_lost)
     assert backend.playback is not None
     playback = backend.playback(PlayContext(run_dir, cfg, ra.PLAY, args.display, size,
@@ -124,14 +125,15 @@ def _record(backend: Backend, run_dir: Path, cfg: Any, args: argparse.Namespace,
     size = parse_size(args.size, "--size") if args.size else None
     if size is not None and (size[0] % 2 or size[1] % 2):
         raise ValueError("--size %s: mp4 needs even width and height" % args.size)
+    layout = checkpoint_layout(run_dir)
     if args.checkpoint:
-        ckpt = resolve_checkpoint_path(run_dir, str(args.checkpoint))
+        ckpt = resolve_checkpoint_path(layout.out_dir, str(args.checkpoint))
     else:
-        target = checkpoint_layout(run_dir).auto_target()
+        target = layout.auto_target()
         if target is None:
             raise CheckpointLoadError(run_dir, "no checkpoint to record yet")
         ckpt = target
-    ckpt = recording_target(ckpt)
+    ckpt = recording_target(ckpt, layout.spec.latest)
     settings = backend.settings(cfg)
     assert backend.playback is not None
     playback = backend.playback(PlayContext(run_dir, cfg, ra.RECORD, "none", size,
@@ -142,7 +144,7 @@ def _record(backend: Backend, run_dir: Path, cfg: Any, args: argparse.Namespace,
         settle_steps=settings.settle_steps if args.settle_steps is None else args.settle_steps,
         source=args.source, train_episode=args.train_episode, seed=settings.seed + 20000,
         delete_checkpoint=args.delete_checkpoint)
-    return EpisodeRecorder(run_dir, playback, opts, stop=stop).run()
+    return EpisodeRecorder(output_dir(run_dir), playback, opts, stop=stop).run()
 
 
 def _dispatch(backend: Backend, args: argparse.Namespace, stop: StopFlag) -> int:

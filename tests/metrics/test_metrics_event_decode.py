@@ -18,7 +18,8 @@ from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_
 
 from tui.core.metrics import MetricStore, RunMetrics
 from tui.core.metrics import event_decode
-from tui.core.metrics.event_decode import DecodeError, DecoderState, decode_event, decode_events
+from tui.core.metrics.event_decode import DecoderState, decode_events
+from tui.core.metrics.event_proto import DecodeError, decode_event
 from tui.core.metrics.tfrecord import scan_records
 
 from .tfrecords import frame, same_points, store_scalars, tb_scalars

@@ -181,11 +181,13 @@ PRESET_LINES = {
     "rl_games": ("fps step: 28125 fps step and policy inference: 21574 fps total: 18713 "
                  "epoch: 3/100 frames: 49152", 49152,
                  {"performance/step_fps": 28125.0, "info/epoch": 3.0}),
-    "skeleton_steering": ("[12/3000] samples=196608 reward=0.12 ep_r=45.6 disc_r=0.78 "
-                          "actor=-0.01 value=0.34 disc=0.69 kl=0.011 clip=0.15 12345 samples/s "
-                          "1.23 s/iter", 12,
-                          {"reward": 0.12, "kl": 0.011, "perf/samples_per_s": 12345.0,
-                           "perf/s_per_iter": 1.23, "samples": 196608.0}),
+    "skeleton_steering": ("[12/3000] samples=196608 reward=0.120 ep_r=45.600 disc_r=0.780 "
+                          "actor=-0.0100 value=0.3400 disc=0.6900 kl=0.0110 clip=0.150 "
+                          "12345 samples/s 1.23s/iter", 196608,
+                          {"reward/total_mean": 0.12, "stats/approx_kl": 0.011,
+                           "reward/episode_mean": 45.6, "loss/disc": 0.69,
+                           "perf/samples_per_s": 12345.0, "perf/iter_time_s": 1.23,
+                           "train/iteration": 12.0}),
     "hybrid_sac": ("Step 12000: critic_loss=0.123, actor_loss=-4.5, temperature=1e-2", 12000,
                    {"critic_loss": 0.123, "actor_loss": -4.5, "temperature": 0.01}),
     "maniskill": ("Epoch 10/500 | Avg Reward: 12.5 | Success Rate: 0.40 | Actor Loss: 0.12",

@@ -226,3 +226,31 @@ def test_a_new_checkpoint_is_on_screen_within_200ms(tmp_path):
             print("checkpoint on screen after (s):", ["%.3f" % d for d in delays])
             assert max(delays) < 0.2, delays
     run_app(scenario)
+
+
+def test_stop_offers_to_stop_the_runs_viewers_too(runs_root, test_profiles):
+    """A run's viewers outlive a stop of its roles unless the user asks; the dialog offers it."""
+    from tui.core.viewers import start_viewer
+
+    run = launch("one_role", [], runs_root).run_dir
+    wait_until(lambda: load_run(run).status == "running", what="the run")
+    vid = start_viewer(run, "none").viewer_id
+    wait_until(lambda: (lambda v: v is not None and v.alive)(
+        next((v for v in load_run(run).viewers if v.role == vid), None)), what="the viewer")
+
+    async def scenario():
+        app = app_on(runs_root)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: (lambda r: r is not None and r.viewers_alive == 1)(
+                app.model.runs.row(run.name)), what="the run with its viewer")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            await wait_for(pilot, lambda: "Stop with its viewer" in screen_text(app),
+                           what="the offer")
+            assert "1 viewer keeps running" in app.screen.detail
+            await pilot.press("o")
+            await wait_for(pilot, lambda: load_run(run).status == "stopped", 30, "stopped")
+            await wait_for(pilot, lambda: not any(v.alive for v in load_run(run).viewers), 30,
+                           "the viewer stopped too")
+
+    run_app(scenario)

@@ -195,9 +195,9 @@ async def record_and_play(run: Path):
         await pilot.press("enter")
         await wait_for(pilot, lambda: pane.play_frames >= 1, 20, "the first video frame")
         assert pane.playing is not None and pane.playing.name == v.name
-        first = view.caption_text
+        first, n0 = view.caption_text, pane.play_frames
         assert re.match(r"\d+\.\d s of %.1f s  " % v.duration, first) and v.name in first, first
-        await wait_for(pilot, lambda: pane.play_frames >= 4, 20, "frames advancing")
+        await wait_for(pilot, lambda: pane.play_frames >= n0 + 3, 20, "frames advancing")
         assert view.caption_text != first                   # the time in the video moves on
         await wait_for(pilot, lambda: pane.play_ended, 60, "the end of the video")
         assert pane.play_frames >= 4 and "ended" in view.caption_text

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tui.app import PitwallApp
+from tui.core.run_view_model import RunsModel
 
-from tui_testing import FROZEN, make_run, sleeper, wait_for
+from tui_testing import FROZEN, FixedHost, NoNvml, make_run, sleeper, wait_for
 
 SIZE = (80, 24)
 PROFILES = Path(__file__).parent / "profiles"
@@ -36,9 +37,12 @@ def runs(tmp_path, monkeypatch):
     live.wait()
 
 
-def app_for(root: Path) -> PitwallApp:
+def app_for(root: Path, nvml=None) -> PitwallApp:
+    """A frozen clock and a machine whose readings do not move (and no GPU, unless given)."""
+    model = RunsModel(root, clock=lambda: FROZEN, use_watchdog=False, host=FixedHost(),
+                      nvml=nvml or NoNvml())
     return PitwallApp(root, clock=lambda: FROZEN, cursor_blink=False, use_watchdog=False,
-                      config_dirs=[root.parent / "profiles"])
+                      config_dirs=[root.parent / "profiles"], model=model)
 
 
 async def settled(pilot, with_metrics: bool = True) -> None:
@@ -46,6 +50,7 @@ async def settled(pilot, with_metrics: bool = True) -> None:
     await wait_for(pilot, lambda: len(app.model.runs.rows) == 4, what="4 runs")
     if with_metrics:
         await wait_for(pilot, lambda: all(r.step for r in app.model.runs.rows), what="steps")
+    await wait_for(pilot, lambda: app.model.machine.version, what="the machine sampled")
     app._tick()
     await pilot.pause(0.1)
 
@@ -169,3 +174,72 @@ def test_run_view_preview(snap_compare, runs):
         pilot.app._tick()
         await pilot.pause(0.1)
     assert snap_compare(app_for(runs), terminal_size=SIZE, run_before=before)
+
+
+# ====================================================================== compare, zoom, system
+
+async def compare_three(pilot) -> None:
+    """Mark three runs (space, space, space) and compare them."""
+    app = pilot.app
+    await settled(pilot)
+    await pilot.press("g", "space", "space", "space", "c")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen", what="compare")
+    await wait_for(pilot, lambda: app.model.comparison is not None and
+                   len(app.model.comparison.rows) == 3 and
+                   all(r.final is not None for r in app.model.comparison.rows),
+                   what="the comparison")
+    for _ in range(3):
+        app._tick()
+        await pilot.pause(0.15)
+
+
+def test_compare_curves(snap_compare, runs):
+    assert snap_compare(app_for(runs), terminal_size=SIZE, run_before=compare_three)
+
+
+def test_compare_table(snap_compare, runs):
+    async def before(pilot):
+        await compare_three(pilot)
+        await pilot.press("2")
+        pilot.app._tick()
+        await pilot.pause(0.2)
+    assert snap_compare(app_for(runs), terminal_size=SIZE, run_before=before)
+
+
+def test_run_view_metrics_zoomed_log_y(snap_compare, runs):
+    async def before(pilot):
+        await open_run(pilot, "InvertedPendulum", "1")
+        await pilot.press("z", "z", "h", "y")
+        for _ in range(2):
+            pilot.app._tick()
+            await pilot.pause(0.15)
+    assert snap_compare(app_for(runs), terminal_size=SIZE, run_before=before)
+
+
+def test_system_with_two_gpus(snap_compare, runs):
+    """NVML replaced by a fake: two GPUs, the live run's trainer on GPU 0."""
+    from tui_testing import FakeNvml
+
+    live = next(p for p in runs.iterdir() if p.name.startswith("Hopper"))
+    import json
+
+    pid = json.loads((live / "procs" / "train.json").read_text())["pid"]
+    nvml = FakeNvml(procs=[(pid, 0, 12 << 30, 64)])
+
+    async def before(pilot):
+        await settled(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: pilot.app.model.machine.roles, what="roles sampled")
+        await wait_for(pilot, lambda: any(r.cpu is not None for r in
+                                          pilot.app.model.machine.roles), what="cpu")
+        for _ in range(2):
+            pilot.app._tick()
+            await pilot.pause(0.15)
+    from tui_testing import FixedStats
+
+    app = app_for(runs, nvml=nvml)
+    app.model.system.stats = FixedStats()
+    for key, v in (("cpu", 12.0), ("ram", 25.0), ("gpu0", 87.0), ("gpu1", 3.0)):
+        for _ in range(60):                # a full history: the sparklines do not depend
+            app.model.system._push(key, v)  # on how many samples the test lasted
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)

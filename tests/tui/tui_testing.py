@@ -126,3 +126,96 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+# ====================================================================== machine stand-ins
+
+class FixedHost:
+    """A host probe with fixed readings: snapshots must not depend on this machine's load."""
+
+    def read(self, path):
+        from tui.core.system_model import HostReading
+
+        return HostReading(cpu=12.0, cores=2, load=(0.5, 0.4, 0.3), ram_used=6 << 30,
+                           ram_total=24 << 30, disk_used=100 << 30, disk_total=250 << 30,
+                           host="gpu-box")
+
+
+class FixedStats:
+    """Process readings that do not move (for snapshots; the real ones are tested apart)."""
+
+    def sample_many(self, procs):
+        from tui.core.proc_stats import ProcSample
+
+        return {pid: ProcSample(pid, True, 97.0, 1536 << 20, 60.0, 4) for pid, _ in procs}
+
+
+class _NVMLError(Exception):
+    pass
+
+
+class NoNvml:
+    """What nvidia-ml-py does on a box without a driver: every nvmlInit() raises."""
+    NVMLError = _NVMLError
+
+    def nvmlInit(self):
+        raise _NVMLError("NVML Shared Library Not Found")
+
+
+class FakeNvml:
+    """NVML of a box with two GPUs (pynvml's functions and result shapes), for the system
+    view's tests: ``procs`` are (pid, gpu, used bytes, sm %) of the processes on them."""
+    NVML_TEMPERATURE_GPU = 0
+    NVMLError = _NVMLError
+
+    def __init__(self, procs=()):
+        from types import SimpleNamespace as NS
+
+        self.NS = NS
+        self.procs = list(procs)
+        self.inits = 0
+
+    def nvmlInit(self):
+        self.inits += 1
+
+    def nvmlShutdown(self):
+        pass
+
+    def nvmlDeviceGetCount(self):
+        return 2
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return i
+
+    def nvmlDeviceGetName(self, h):
+        return b"NVIDIA H200"
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        return self.NS(gpu=(87, 3)[h], memory=(41, 0)[h])
+
+    def nvmlDeviceGetMemoryInfo(self, h):
+        return self.NS(used=(40 << 30, 1 << 29)[h], total=141 << 30, free=0)
+
+    def nvmlDeviceGetTemperature(self, h, kind):
+        return (62, 33)[h]
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        return (350_000, 80_000)[h]
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h):
+        if h == 1:
+            raise _NVMLError("Not Supported")
+        return 700_000
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        return [self.NS(pid=p, usedGpuMemory=m) for p, g, m, _ in self.procs if g == h]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, h):
+        return []
+
+    def nvmlDeviceGetProcessUtilization(self, h, since):
+        out = [self.NS(pid=p, timeStamp=since + 1, smUtil=u, memUtil=0)
+               for p, g, _, u in self.procs if g == h and u is not None]
+        if not out:
+            raise _NVMLError("Not Found")
+        return out

@@ -34,12 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Terminal control center for robot-learning training runs. "
                     "With no command, opens the TUI.")
     parser.add_argument("--version", action="version", version="pitwall " + __version__)
-    parser.add_argument("--root", type=Path, default=None,
-                        help="runs directory (default: $PITWALL_ROOT or ./runs)")
+    add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in command_modules():
         module.register(sub)
+    for command in set(sub.choices.values()):
+        # also after the command, as a user types it: `pitwall ls --root R`
+        add_global_options(command, default=argparse.SUPPRESS)
     return parser
+
+
+def add_global_options(p: argparse.ArgumentParser, default: object) -> None:
+    """Options every command takes, before or after the command name. After it they default
+    to ``SUPPRESS``, so that an option given before the command is not reset."""
+    p.add_argument("--root", type=Path, default=default,
+                   help="runs directory (default: $PITWALL_ROOT or ./runs)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +67,18 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # a full disk, a read-only or vanished directory: one line, no trace
+        sys.stderr.write("pitwall: %s\n" % os_error_text(e))
+        return 1
+
+
+def os_error_text(e: OSError) -> str:
+    """``<file>: <reason>`` (``No space left on device``), whatever raised it."""
+    where = e.filename if e.filename is not None else None
+    what = e.strerror or str(e)
+    if where is not None and e.filename2 is not None:
+        return "%s -> %s: %s" % (where, e.filename2, what)
+    return "%s: %s" % (where, what) if where is not None else what
 
 
 if __name__ == "__main__":

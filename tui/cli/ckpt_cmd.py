@@ -61,6 +61,8 @@ def cmd_ckpt(args: argparse.Namespace) -> int:
 
 
 def wait_for_acks(d, seq: int, timeout: float) -> int:
+    """0 once every live viewer applied request ``seq``; 1 when one refused it (it keeps its
+    policy and says why) or did not answer in ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         live = {k: a for k, a in viewer_acks(d).items()
@@ -70,6 +72,10 @@ def wait_for_acks(d, seq: int, timeout: float) -> int:
             for k, a in live.items():
                 print("  %s: %s%s" % (k, (a.checkpoint_path or "-").rsplit("/", 1)[-1],
                                       "  ERROR: " + a.error if a.error else ""))
+            refused = sorted(k for k, a in live.items() if a.error)
+            if refused:
+                print("  refused by: %s" % ", ".join(refused))
+                return 1
             return 0
         if time.monotonic() > deadline:
             print("  not acknowledged by: %s" % ", ".join(behind))

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runners.protocol import read_proc_record, read_starter_record
+from runners.protocol import read_proc_record
 
 from tui.core.registry import load_run
-from tui.core.run_control import stop_run
+from tui.core.run_control import start_failure, stop_run
 from tui.core.viewers import choose_viewer_display, pending_switch, start_viewer, viewer_acks
 
-from .common import add_run_arg, age, guarded, print_json, run_dir, table
+from .common import add_run_arg, age, err, guarded, print_json, run_dir, table
 
 ORDER = 30
 
@@ -45,16 +45,17 @@ def cmd_play(args: argparse.Namespace) -> int:
         sys.stderr.write("pitwall: %s\n" % choice.message)
     args.display = choice.display
     started = start_viewer(d, args.display)
-    started.starter.wait(timeout=30)
+    failure = start_failure(d, started.starter, started.viewer_id, timeout=30)
     rec = read_proc_record(d, started.viewer_id)
-    st = read_starter_record(d, started.viewer_id)
+    if rec is None and failure is None:
+        failure = "it has no process record (see logs/%s.log)" % started.viewer_id
     if args.json:
         print_json({"viewer": started.viewer_id, "pid": rec.pid if rec else None,
                     "display": choice.display, "display_message": choice.message,
-                    "error": st.error if st else None})
-    elif rec is None or (st and st.error):
-        print("viewer %s did not start: %s (see logs/%s.log)"
-              % (started.viewer_id, st.error if st else "no record", started.viewer_id))
+                    "error": failure})
+        return 1 if failure else 0
+    if failure:
+        err("viewer %s did not start: %s" % (started.viewer_id, failure))
         return 1
     else:
         print("viewer %s started (pid %d, display %s); log: %s"

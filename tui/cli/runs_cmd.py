@@ -5,11 +5,12 @@ import argparse
 import fnmatch
 import sys
 
+from runners.protocol import ProtocolError, read_slurm_jobs
 from runners.protocol.metrics import parse_metric_line
 
 from tui.core.registry import RunInfo, load_run, scan_runs
 from tui.core.run_checkpoints import find_checkpoint, layout, list_run_checkpoints
-from tui.core.run_control import delete_run, restart, resume, stop_run
+from tui.core.run_control import delete_run, restart_checked, resume, start_failure, stop_run
 from tui.core.run_profile import run_headline
 
 from .common import add_run_arg, age, err, guarded, print_json, run_dir, runs_root, table
@@ -24,8 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--live", action="store_true", help="only starting/running runs")
     p.set_defaults(handler=cmd_ls)
 
-    p = sub.add_parser("stop", help="stop a run: SIGINT, then SIGTERM, then SIGKILL")
-    add_run_arg(p)
+    p = sub.add_parser("stop", help="stop a run (or a whole sweep): SIGINT, then SIGTERM, "
+                                    "then SIGKILL; a queued run is cancelled")
+    p.add_argument("run", metavar="RUN|SWEEP", help="run directory name, unique prefix "
+                   "(newest match) or path; or a sweep id (sw-...): all of its runs")
     p.add_argument("--role", action="append", default=None, help="only this role (repeatable)")
     p.add_argument("--kill", action="store_true", help="SIGKILL at once")
     p.add_argument("--viewers", action="store_true",
@@ -87,12 +90,26 @@ def run_row(info: RunInfo) -> dict:
         "name": info.name, "path": str(info.path), "status": info.status,
         "exit_code": info.exit_code, "profile": info.profile_name, "backend": info.backend,
         "roles": {r.role: {"state": r.state, "pid": r.pid, "exit_code": r.exit_code,
-                           "signal": r.signal} for r in info.roles},
-        "viewers": {v.role: {"state": v.state, "pid": v.pid} for v in info.viewers},
+                           "signal": r.signal, "error": r.error} for r in info.roles},
+        "viewers": {v.role: {"state": v.state, "pid": v.pid, "error": v.error}
+                    for v in info.viewers},
         "step": step, "headline": tag, "headline_value": value,
         "checkpoint": newest.name if newest else None,
         "created": info.created.isoformat() if info.created else None, "error": info.error,
+        "status_text": info.status_text(), "sweep_id": info.sweep_id,
+        "launcher": info.record.launcher_kind if info.record else None,
+        "job_id": _current_job(info),
     }
+
+
+def _current_job(info: RunInfo) -> str | None:
+    if info.record is None or info.record.launcher_kind != "slurm":
+        return None
+    try:
+        jobs = read_slurm_jobs(info.path)
+    except ProtocolError:
+        jobs = []
+    return jobs[-1].job_id if jobs else (info.record.slurm_job_id or None)
 
 
 @guarded
@@ -111,11 +128,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print("no runs under %s" % runs_root(args))
         return 0
     out = []
-    for r, i in zip(rows, infos):
+    for r, i, indent in grouped_by_sweep(rows, infos, out):
         alive = sum(1 for x in i.roles if x.alive)
         val = "" if r["headline_value"] is None else "%s=%.4g" % (
             r["headline"].rsplit("/", 1)[-1], r["headline_value"])
-        out.append([r["name"], r["profile"], i.status_text(), "%d/%d" % (alive, len(i.roles)),
+        out.append([indent + r["name"], r["profile"], i.status_text(),
+                    "%d/%d" % (alive, len(i.roles)),
                     r["step"] if r["step"] is not None else "", val, r["checkpoint"] or "",
                     age(i.created)])
     print(table(["RUN", "PROFILE", "STATUS", "ROLES", "STEP", "HEADLINE", "CHECKPOINT", "AGE"],
@@ -123,20 +141,76 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def grouped_by_sweep(rows: list[dict], infos: list[RunInfo], out: list[list]):
+    """Rows in order, the runs of a sweep together under a header row (added to ``out``)."""
+    members: dict[str, list[int]] = {}
+    for n, i in enumerate(infos):
+        if i.sweep_id:
+            members.setdefault(i.sweep_id, []).append(n)
+    shown: set[str] = set()
+    for n, i in enumerate(infos):
+        if not i.sweep_id:
+            yield rows[n], i, ""
+            continue
+        if i.sweep_id in shown:
+            continue
+        shown.add(i.sweep_id)
+        group = [infos[k] for k in members[i.sweep_id]]
+        counts: dict[str, int] = {}
+        for g in group:
+            counts[g.status] = counts.get(g.status, 0) + 1
+        out.append(["sweep %s" % i.sweep_id, i.profile_name, "%d runs: %s" % (
+            len(group), ", ".join("%d %s" % (c, st) for st, c in sorted(counts.items()))),
+            "", "", "", "", ""])
+        for k in members[i.sweep_id]:
+            yield rows[k], infos[k], "  "
+
+
+def _stop_targets(args: argparse.Namespace) -> list:
+    """The run named, or every run of the sweep named."""
+    from tui.core.launchers import runs_of_sweep
+    from tui.core.registry import RunNotFound
+
+    if args.run.startswith("sw-"):
+        runs = runs_of_sweep(runs_root(args), args.run)
+        if runs:
+            return runs
+    try:
+        return [run_dir(args)]
+    except RunNotFound:
+        runs = runs_of_sweep(runs_root(args), args.run)
+        if runs:
+            return runs
+        raise
+
+
 @guarded
 def cmd_stop(args: argparse.Namespace) -> int:
-    d = run_dir(args)
-    outs = stop_run(d, args.role, kill=args.kill, progress=lambda m: print("  " + m))
+    targets = _stop_targets(args)
+    if len(targets) == 1:
+        return _stop_one(args, targets[0], "")
+    from concurrent.futures import ThreadPoolExecutor
+
+    print("stopping %d runs of sweep %s" % (len(targets), args.run))
+    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        codes = list(pool.map(lambda d: _stop_one(args, d, "%s: " % d.name), targets))
+    return max(codes)
+
+
+def _stop_one(args: argparse.Namespace, d, label: str) -> int:
+    outs = stop_run(d, args.role, kill=args.kill, progress=lambda m: print("  " + label + m))
     if args.viewers:
         live = [v.role for v in load_run(d).viewers if v.alive]
         if live:
             outs += stop_run(d, live, kill=args.kill, progress=lambda m: print("  " + m))
     for o in outs:
-        if not o.was_running:
-            print("%s: not running" % o.role)
+        if o.stopped_by == "cancelled":
+            print("%s%s: cancelled (it was queued)" % (label, o.role))
+        elif not o.was_running:
+            print("%s%s: not running" % (label, o.role))
         else:
             how = ("exit code %s" % o.exit_code) if o.signal is None else "signal %d" % o.signal
-            print("%s: stopped by %s (%s)" % (o.role, o.stopped_by, how))
+            print("%s%s: stopped by %s (%s)" % (label, o.role, o.stopped_by, how))
     return 0
 
 
@@ -158,8 +232,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
 @guarded
 def cmd_restart(args: argparse.Namespace) -> int:
     d = run_dir(args)
-    proc = restart(d, args.role, progress=lambda m: print("  " + m))
-    proc.wait()
+    failures = restart_checked(d, args.role, progress=lambda m: print("  " + m))
+    if failures:
+        for f in failures:
+            err("restart of %s failed: %s" % (d.name, f))
+        return 1
     print("restarted %s" % (", ".join(args.role) if args.role else d.name))
     return 0
 
@@ -176,6 +253,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return 2
         ck = hist[-1].path
     proc = resume(d, ck, progress=lambda m: print("  " + m))
-    proc.wait()
+    why = start_failure(d, proc) if proc is not None else None
+    if why:
+        err("resume of %s failed: %s" % (d.name, why))
+        return 1
     print("resumed %s from %s" % (d.name, ck.name))
     return 0

@@ -10,6 +10,8 @@ Two ways in, one answer:
   short debounce the run is re-listed and ``on_change(run_dir)`` is called, so a new checkpoint
   is visible well within 200 ms of its save. Inotify does not see writes made on another NFS
   host, so every tracked run is also polled (signature check) every ``poll_interval`` seconds.
+  Runs written on another host (a Slurm run, a profile with ``launcher.watch: poll``) or kept
+  on a network filesystem get no watch at all and are polled every ``remote_poll_interval``.
 
 No Textual here: ``on_change`` is a plain callback, called from the index's own thread.
 """
@@ -27,10 +29,13 @@ from runners.protocol.artifacts import ARTIFACTS_FILE
 from runners.protocol.checkpoints import file_signature
 from runners.protocol.rundir import CKPT_INDEX, RUN_JSON
 
+from .metrics.watcher import is_remote
 from .run_checkpoints import layout
 
 DEBOUNCE_S = 0.015     # a save is a rename, a link and an append: list once after the burst
 POLL_INTERVAL_S = 2.0  # NFS fallback for tracked runs
+REMOTE_POLL_INTERVAL_S = 1.5   # runs written on other hosts: polling only (the metrics
+                               # watcher's remote interval)
 
 Signature = tuple
 
@@ -69,6 +74,7 @@ class _Entry:
     watches: list = field(default_factory=list)
     watched_paths: tuple[str, ...] = ()
     dirty: bool = False
+    polled: bool = False                  # written on another host: poll, never watch
 
 
 def _stat_sig(path: Path) -> tuple[int, int, int] | None:
@@ -91,9 +97,11 @@ class CheckpointIndex:
 
     def __init__(self, on_change: Callable[[Path], None] | None = None,
                  poll_interval: float = POLL_INTERVAL_S, use_watchdog: bool = True,
-                 debounce: float = DEBOUNCE_S):
+                 debounce: float = DEBOUNCE_S,
+                 remote_poll_interval: float = REMOTE_POLL_INTERVAL_S):
         self.on_change = on_change
         self.poll_interval = poll_interval
+        self.remote_poll_interval = remote_poll_interval
         self.debounce = debounce
         self.use_watchdog = use_watchdog
         self._entries: dict[Path, _Entry] = {}
@@ -179,6 +187,11 @@ class CheckpointIndex:
             if entry.tracked == 0:
                 self._unwatch(entry)
 
+    def is_polled(self, run_dir: Path) -> bool:
+        """True when the run is polled only (no inotify watch): written on another host."""
+        entry = self._entries.get(Path(run_dir))
+        return entry is not None and entry.polled and not entry.watches
+
     def tracked(self) -> list[Path]:
         with self._lock:
             return [p for p, e in self._entries.items() if e.tracked]
@@ -191,6 +204,7 @@ class CheckpointIndex:
             rec = record or read_run_record(entry.run_dir)
             entry.layout = layout(entry.run_dir, rec)
             entry.layout_sig = lsig
+            entry.polled = rec.polled or is_remote(entry.layout.nn_dir.parent)
         return entry.layout
 
     def _signature(self, lay: CheckpointLayout) -> Signature:
@@ -220,12 +234,16 @@ class CheckpointIndex:
         with self._lock:
             entry.sig = sig
             entry.snapshot = snap
-        if entry.tracked and lay.nn_dir.is_dir() and str(lay.nn_dir) not in entry.watched_paths:
+        if entry.tracked and not entry.polled and lay.nn_dir.is_dir() \
+                and str(lay.nn_dir) not in entry.watched_paths:
             self._update_watches(entry)
         return snap, changed
 
     def _update_watches(self, entry: _Entry) -> None:
         if self._observer is None or entry.layout is None:
+            return
+        if entry.polled:
+            self._unwatch(entry)
             return
         lay = entry.layout
         # the checkpoint dir itself; until it exists, its parent (to see it appear)
@@ -265,8 +283,9 @@ class CheckpointIndex:
 
     def _loop(self) -> None:
         next_poll = time.monotonic() + self.poll_interval
+        next_remote = time.monotonic() + self.remote_poll_interval
         while not self._stop.is_set():
-            woke = self._wake.wait(max(0.0, next_poll - time.monotonic()))
+            woke = self._wake.wait(max(0.0, min(next_poll, next_remote) - time.monotonic()))
             if self._stop.is_set():
                 return
             if woke:
@@ -275,8 +294,9 @@ class CheckpointIndex:
             with self._lock:
                 entries = [e for e in self._entries.values() if e.tracked]
             polling = time.monotonic() >= next_poll
+            remote_due = time.monotonic() >= next_remote
             for entry in entries:
-                if not (entry.dirty or polling):
+                if not (entry.dirty or polling or (entry.polled and remote_due)):
                     continue
                 entry.dirty = False
                 try:
@@ -290,6 +310,8 @@ class CheckpointIndex:
                         pass
             if polling:
                 next_poll = time.monotonic() + self.poll_interval
+            if remote_due:
+                next_remote = time.monotonic() + self.remote_poll_interval
 
 
 def _listing_key(ckpts: tuple[CheckpointInfo, ...]) -> tuple:

@@ -14,7 +14,7 @@ from runners.protocol.rundir import RunPaths
 
 from tui import __version__
 
-from .backend_check import check_backend
+from .backend_check import CheckResult, check_backend
 from .process_specs import RELAY_ROLE, SpecSource, relay_spec, train_spec
 from .profiles import ProfileError, ResolvedProfile, resolve_profile
 from .role_starter import log_event
@@ -36,13 +36,14 @@ def build_process_specs(rp: ResolvedProfile, run_dir: Path) -> list[ProcessSpec]
 
 def git_info(path: Path) -> dict[str, Any] | None:
     try:
-        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
+        # --no-optional-locks: `status` must not refresh (write) the index of that checkout
+        git = ["git", "--no-optional-locks", "-C", str(path)]
+        rev = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5)
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               timeout=10)
+        dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
         return {"rev": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip()),
                 "path": str(path)}
     except (OSError, subprocess.SubprocessError):
@@ -62,6 +63,7 @@ class LaunchResult:
     run_dir: Path
     record: RunRecord
     starter_pid: int
+    starter: subprocess.Popen | None = None
 
 
 def launch(profile_ref: str, overrides: list[str] | None = None, runs_root: Path | None = None,
@@ -77,9 +79,21 @@ def launch(profile_ref: str, overrides: list[str] | None = None, runs_root: Path
 
 def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
                     wait: float = 10.0) -> LaunchResult:
+    run_dir, record = prepare_run(rp, runs_root)
+    return start_prepared(run_dir, record, wait)
+
+
+def prepare_run(rp: ResolvedProfile, runs_root: Path | None = None, sweep_id: str = "",
+                launcher: dict[str, Any] | None = None,
+                checked: CheckResult | None = None) -> tuple[Path, RunRecord]:
+    """Create the run directory and its ``run.json``; start nothing (the queue, Slurm or
+    :func:`start_prepared` does). Raises ProfileError, leaving no directory behind.
+    ``checked``: the runner's verdict when the caller asked already (a sweep asks for all its
+    runs at once)."""
     root = (runs_root or default_runs_root()).absolute()
     experiment = rp.experiment
-    checked = check_backend(rp, root)        # the runner refuses bad params: nothing created
+    if checked is None:
+        checked = check_backend(rp, root)    # the runner refuses bad params: nothing created
     run_dir = create_run_dir(root, experiment)
     try:
         specs = build_process_specs(rp, run_dir)
@@ -92,17 +106,30 @@ def launch_resolved(rp: ResolvedProfile, runs_root: Path | None = None,
         overrides=list(rp.overrides), profile=rp.profile.model_dump(mode="json"),
         git=git_info(_code_dir(rp, specs, run_dir)), pitwall_version=__version__,
         capabilities=checked.capabilities.to_dict() if checked.capabilities else {},
+        sweep_id=sweep_id, launcher=dict(launcher or {"kind": "local"}),
     )
-    write_run_record(run_dir, record)
-    log_event(run_dir, "launched profile %s %s by pid %d"
-              % (rp.name, " ".join(rp.overrides), os.getpid()))
-    for w in checked.warnings:
-        log_event(run_dir, "warning: %s" % w)
-    starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir)),
+    try:
+        write_run_record(run_dir, record)
+        log_event(run_dir, "launched profile %s %s by pid %d%s"
+                  % (rp.name, " ".join(rp.overrides), os.getpid(),
+                     " (sweep %s)" % sweep_id if sweep_id else ""))
+        for w in checked.warnings:
+            log_event(run_dir, "warning: %s" % w)
+    except OSError:
+        _remove_unstarted(run_dir)  # a full disk: no half-made run is left behind
+        raise
+    return run_dir, record
+
+
+def start_prepared(run_dir: Path, record: RunRecord, wait: float = 10.0,
+                   env: dict[str, str] | None = None) -> LaunchResult:
+    """Start the roles of a prepared run through a detached role starter."""
+    extra = [a for k, v in (env or {}).items() for a in ("--env", "%s=%s" % (k, v))]
+    starter = spawn_detached(python_module_argv("tui.core.role_starter", str(run_dir), *extra),
                              RunPaths(run_dir).pitwall_log, cwd=run_dir)
     if wait > 0:
-        wait_started(run_dir, specs[0].role, starter, wait)
-    return LaunchResult(run_dir, record, starter.pid)
+        wait_started(run_dir, record.processes[0].role, starter, wait)
+    return LaunchResult(run_dir, record, starter.pid, starter)
 
 
 def wait_started(run_dir: Path, role: str, starter: subprocess.Popen, timeout: float) -> None:
@@ -116,6 +143,13 @@ def wait_started(run_dir: Path, role: str, starter: subprocess.Popen, timeout: f
         if st is not None and st.error:
             return
         time.sleep(0.02)
+
+
+def _remove_unstarted(run_dir: Path) -> None:
+    """Remove a run directory we just created and started nothing in (only its own files)."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _remove_empty(run_dir: Path) -> None:

@@ -17,6 +17,10 @@ from .metrics.tail import FileTail
 CHUNK = 64 * 1024
 
 
+class LogError(RuntimeError):
+    """A log that cannot exist (an empty or invalid role name)."""
+
+
 def log_path(run_dir: Path, role: str | None) -> Path:
     """``role`` None: the first role of the run; ``pitwall``: Pitwall's own event log."""
     paths = RunPaths(run_dir)
@@ -25,7 +29,10 @@ def log_path(run_dir: Path, role: str | None) -> Path:
     if role is None:
         rec = read_run_record(run_dir)
         role = sorted(rec.processes, key=lambda p: p.order)[0].role
-    return paths.log_file(role)
+    try:
+        return paths.log_file(role)
+    except ValueError as e:  # "", "../x": refused, never a path outside logs/
+        raise LogError("%s: no such log (%s)" % (run_dir.name, e))
 
 
 def available_logs(run_dir: Path) -> list[str]:

@@ -100,8 +100,15 @@ class StdoutSource(_Spec):
         return v
 
 
+class WandbSource(_Spec):
+    """The ``.wandb`` files W&B writes for its runs (``wandb/run-*/run-*.wandb``, online or
+    offline), below ``path``: scalars from ``wandb.log``, the config as hyperparameters."""
+    kind: Literal["wandb"]
+    path: str = "wandb"
+
+
 MetricSourceSpec = Annotated[
-    Union[JsonlSource, TensorBoardSource, CsvSource, StdoutSource],
+    Union[JsonlSource, TensorBoardSource, CsvSource, StdoutSource, WandbSource],
     Field(discriminator="kind"),
 ]
 

@@ -11,12 +11,14 @@ escape sequences. Pure functions on numpy arrays; no Textual, no imaging library
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from runners.protocol import PreviewFrame, ProtocolError, encode_png, read_preview
+from runners.protocol.preview import mark_preview_watched
 
 HALF_BLOCK = "\u2580"  # ▀
 ESC = "\x1b"
@@ -33,8 +35,17 @@ def frame_array(frame: PreviewFrame) -> np.ndarray:
     return np.frombuffer(frame.rgb, dtype=np.uint8).reshape(frame.height, frame.width, 3)
 
 
+WATCH_EVERY_S = 5.0
+_watched: dict[tuple[str, str], float] = {}
+
+
 def latest_frame(run_dir: Path, viewer_id: str) -> tuple[PreviewFrame | None, str | None]:
-    """The newest preview frame of a viewer and, when it is unreadable, why."""
+    """The newest preview frame of a viewer and, when it is unreadable, why. Reading it tells
+    the viewer somebody watches (a headless viewer nobody watches ends after its idle_exit)."""
+    key, now = (str(run_dir), viewer_id), time.monotonic()
+    if now - _watched.get(key, -WATCH_EVERY_S) >= WATCH_EVERY_S:
+        _watched[key] = now
+        mark_preview_watched(run_dir, viewer_id)
     try:
         return read_preview(run_dir, viewer_id), None
     except ProtocolError as e:

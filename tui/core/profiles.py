@@ -26,6 +26,7 @@ from runners.protocol.foreign_videos import VideoDirSpec
 from runners.protocol.rundir import check_experiment_name, check_role_name
 from runners.protocol.runner_args import check_module_name, check_runner_name, runner_module
 
+from .launcher_spec import LauncherSpec
 from .metric_specs import JsonlSource, MetricSourceSpec
 from .overrides import OverrideError, apply_overrides, load_yaml
 
@@ -176,6 +177,7 @@ class Profile(_Model):
     checkpoints: CheckpointSpec = Field(default_factory=CheckpointSpec)
     output_discovery: OutputDiscoverySpec | None = None   # the trainer picks its output dir
     relay: RelaySpec = Field(default_factory=RelaySpec)    # auto mode for a foreign viewer
+    launcher: LauncherSpec = Field(default_factory=LauncherSpec)   # local queue / Slurm
     videos: list[VideoDirSpec] = Field(default_factory=list)   # a foreign trainer's mp4s
 
     @property

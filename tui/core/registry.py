@@ -13,15 +13,20 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from runners.protocol import (ProcRecord, ProtocolError, RunRecord, StarterRecord,
                               list_proc_roles, parse_run_dir_name, read_proc_record,
                               read_run_record, read_starter_record, read_stop_request)
+from runners.protocol.launchers import QUEUE_FILE, SLURM_JOBS_FILE
 from runners.protocol.rundir import RUN_JSON, RunPaths
 
 from .liveness import is_alive, is_local
+from .run_processes import RUN_DIR_VAR, FoundProcess, ProcessScan, live_found, scan
 
-RUN_STATES = ("starting", "running", "finished", "failed", "stopped", "lost", "invalid")
+RUN_STATES = ("queued", "starting", "running", "finished", "failed", "stopped", "lost",
+              "invalid")
+LIVE_RUN_STATES = ("queued", "starting", "running")
 LIVE_ROLE_STATES = ("starting", "running")
 START_GRACE_S = 30.0  # a fresh run whose starter has not written its record yet is "starting"
 
@@ -35,11 +40,17 @@ class RoleState:
     role: str
     kind: str
     state: str    # starting | running | finished | failed | stopped | lost | unknown | pending
+    #               | queued (the run waits in the local queue or in Slurm's)
     record: ProcRecord | None = None
     error: str | None = None
+    # live processes of the role found by their environment when its record is missing,
+    # corrupt or stale (run_processes); group leaders first
+    found: tuple[FoundProcess, ...] = ()
 
     @property
     def pid(self) -> int | None:
+        if self.found:
+            return self.found[0].pid
         return self.record.pid if self.record and self.record.pid > 0 else None
 
     @property
@@ -74,10 +85,15 @@ class RunInfo:
     viewers: list[RoleState] = field(default_factory=list)
     error: str | None = None
     exit_code: int | None = None
+    detail: str | None = None      # the launcher's words: "pending (Resources)", "timeout" ...
 
     @property
     def live(self) -> bool:
-        return self.status in ("starting", "running")
+        return self.status in LIVE_RUN_STATES
+
+    @property
+    def sweep_id(self) -> str:
+        return self.record.sweep_id if self.record else ""
 
     @property
     def experiment(self) -> str:
@@ -108,8 +124,16 @@ class RunInfo:
         return None
 
     def status_text(self) -> str:
-        if self.status == "failed" and self.exit_code is not None:
-            return "failed (%d)" % self.exit_code
+        """``failed (1)``, ``failed (signal 9)``: what the TUI's run list and ``ls`` show."""
+        if self.detail:
+            return self.detail
+        if self.status == "failed":
+            training = [r for r in self.roles if r.kind != "aux"] or self.roles
+            first = next((r for r in training if r.state == "failed"), None)
+            if first is not None and first.signal:
+                return "failed (signal %d)" % first.signal
+            if self.exit_code is not None:
+                return "failed (%d)" % self.exit_code
         return self.status
 
 
@@ -117,13 +141,36 @@ def _starter_alive(st: StarterRecord | None) -> bool:
     return st is not None and st.finished_at is None and is_alive(st.pid, st.create_time)
 
 
+ScanSource = Callable[[], ProcessScan]
+
+
 def role_state(run_dir: Path, role: str, kind: str, starter: StarterRecord | None,
-               created: float) -> RoleState:
+               created: float, procs: ScanSource = scan) -> RoleState:
+    """The state of one role from its files; when they say it is not running (record missing,
+    corrupt or stale), its live processes are looked for too (``procs``, a scan)."""
+    rs = _role_state_from_files(run_dir, role, kind, starter, created)
+    if rs.state not in ("lost", "pending"):
+        return rs
+    found = live_found(procs().of_role(run_dir, role))
+    if not found:
+        return rs
+    why = rs.error or ("procs/%s.json is missing" % role)
+    pids = ", ".join(str(p.pid) for p in found)
+    return RoleState(role, kind, "running", rs.record,
+                     "%s; found live process %s by %s in its environment"
+                     % (why, pids, RUN_DIR_VAR), tuple(found))
+
+
+def _role_state_from_files(run_dir: Path, role: str, kind: str, starter: StarterRecord | None,
+                           created: float) -> RoleState:
     try:
         rec = read_proc_record(run_dir, role)
-        stop = read_stop_request(run_dir, role)
     except ProtocolError as e:
         return RoleState(role, kind, "lost", None, str(e))
+    try:
+        stop = read_stop_request(run_dir, role)
+    except ProtocolError:
+        stop = None   # an unreadable stop request is no stop request
     if rec is None:
         if starter is not None and role in starter.roles:
             if _starter_alive(starter):
@@ -181,9 +228,19 @@ def aggregate(roles: list[RoleState]) -> tuple[str, int | None]:
     return "finished", None
 
 
-def load_run(path: Path, record: RunRecord | None = None) -> RunInfo:
-    """A run's state; ``record``: its ``run.json`` already read (unchanged since)."""
-    path = Path(path)
+def load_run(path: Path, record: RunRecord | None = None, procs: ScanSource = scan) -> RunInfo:
+    """A run's state; ``record``: its ``run.json`` already read (unchanged since).
+
+    Never raises for what the run's files hold: a file it cannot make sense of makes the run
+    ``invalid`` with the reason, so one bad run never hides the others."""
+    try:
+        return _load_run(Path(path), record, procs)
+    except Exception as e:  # a bug or a file no reader expected: report it, list the rest
+        return RunInfo(Path(path), Path(path).name, "invalid",
+                       error="cannot read this run: %s: %s" % (type(e).__name__, e))
+
+
+def _load_run(path: Path, record: RunRecord | None, procs: ScanSource) -> RunInfo:
     name = path.name
     if record is None:
         try:
@@ -198,24 +255,67 @@ def load_run(path: Path, record: RunRecord | None = None) -> RunInfo:
         starter = read_starter_record(path)
     except ProtocolError:
         starter = None
-    roles = [role_state(path, p.role, p.kind, starter, created) for p in record.processes]
+    roles = [role_state(path, p.role, p.kind, starter, created, procs)
+             for p in record.processes]
     known = {p.role for p in record.processes}
     viewers = []
-    for role in list_proc_roles(path):
+    recorded = list_proc_roles(path)
+    for role in recorded:
         if role in known:
             continue
-        try:
-            vstarter = read_starter_record(path, role)
-        except (ProtocolError, ValueError):
-            vstarter = None
-        rs = role_state(path, role, "viewer", vstarter, created)
+        rs = role_state(path, role, "viewer", _adhoc_starter(path, role), created, procs)
         if rs.record is not None:
             rs.kind = rs.record.kind
         viewers.append(rs)
+    for role in _unrecorded_roles(path, known.union(recorded)):
+        rs = _unrecorded_role(path, role, procs)
+        if rs is not None:
+            viewers.append(rs)
     status, code = aggregate(roles)
     error = next((r.error or (r.record.error if r.record else None)
                   for r in roles if r.state in ("failed", "lost")), None)
-    return RunInfo(path, name, status, record, roles, viewers, error, code)
+    info = RunInfo(path, name, status, record, roles, viewers, error, code)
+    if record.launcher_kind == "slurm":
+        from .slurm.run_status import apply_slurm_status
+
+        apply_slurm_status(info)
+    elif os.path.exists(os.path.join(path, "procs", QUEUE_FILE)):
+        from .queue_status import apply_queue_status
+
+        apply_queue_status(info)
+    return info
+
+
+def _adhoc_starter(path: Path, role: str) -> StarterRecord | None:
+    try:
+        return read_starter_record(path, role)
+    except (ProtocolError, ValueError):
+        return None
+
+
+def _unrecorded_roles(path: Path, recorded: set[str]) -> list[str]:
+    """Ad-hoc roles (viewers, recorders) that claimed a log but have no ``procs/`` record."""
+    try:
+        names = os.listdir(RunPaths(path).logs_dir)
+    except OSError:
+        return []
+    return sorted(n[:-4] for n in names if n.endswith(".log") and not n.startswith(".")
+                  and n[:-4] not in recorded and n[:-4] != "pitwall")
+
+
+def _unrecorded_role(path: Path, role: str, procs: ScanSource) -> RoleState | None:
+    """A viewer whose record is missing although its start is over (the starter writes it
+    before it ends): found live by its environment, else None. One still being started is
+    listed once its wrapper has written its record, as before."""
+    st = _adhoc_starter(path, role)
+    if st is None or _starter_alive(st):
+        return None
+    found = live_found(procs().of_role(path, role))
+    if not found:
+        return None  # an old log, or a start that failed: nothing runs
+    return RoleState(role, "viewer", "running", None,
+                     "procs/%s.json is missing; found live process %s by %s in its environment"
+                     % (role, ", ".join(str(p.pid) for p in found), RUN_DIR_VAR), tuple(found))
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -244,6 +344,15 @@ def list_run_dirs(root: Path) -> list[Path]:
         return []
 
 
+def _prefetch_slurm_states(paths: list[Path]) -> None:
+    """Ask Slurm about the jobs of all these runs in one squeue (+ one sacct) call."""
+    slurm = [p for p in paths if os.path.exists(os.path.join(p, "procs", SLURM_JOBS_FILE))]
+    if slurm:
+        from .slurm.run_status import prefetch
+
+        prefetch(slurm)
+
+
 def sort_key(info: RunInfo) -> tuple[_dt.datetime, str]:
     return info.created or _dt.datetime.min, info.name
 
@@ -260,12 +369,17 @@ class Registry:
         with self._lock:
             seen = set()
             out = []
+            plan = []
             for path in list_run_dirs(self.root):
-                seen.add(path)
                 sig = _signature(path)
                 cached = self._cache.get(path)
-                if cached is not None and cached[0] == sig and not cached[1].live \
-                        and not any(v.alive for v in cached[1].viewers):
+                plan.append((path, sig, cached, cached is not None and cached[0] == sig
+                             and not cached[1].live
+                             and not any(v.alive for v in cached[1].viewers)))
+            _prefetch_slurm_states([path for path, _, _, reuse in plan if not reuse])
+            for path, sig, cached, reuse in plan:
+                seen.add(path)
+                if reuse:
                     info = cached[1]
                 else:
                     # a live run's processes are checked again; run.json is parsed again
@@ -280,6 +394,18 @@ class Registry:
             out.sort(key=sort_key, reverse=True)
             return out
 
+    def load(self, paths: list[Path]) -> list[RunInfo]:
+        """Read these runs now and keep them (the first, chunked look at a big root): the
+        next ``refresh`` re-reads only the live ones and those that changed."""
+        out = []
+        for path in paths:
+            sig = _signature(path)
+            info = load_run(path)
+            with self._lock:
+                self._cache[path] = (sig, info)
+            out.append(info)
+        return out
+
     def get(self, ref: str) -> RunInfo:
         path = resolve_run(self.root, ref)
         info = load_run(path)
@@ -293,7 +419,12 @@ def scan_runs(root: Path) -> list[RunInfo]:
 
 
 def resolve_run(root: Path, ref: str) -> Path:
-    """A run by path, full directory name, or prefix (the newest match, as the seed does)."""
+    """A run by path, full directory name, or prefix (the newest match, as the seed does).
+
+    An empty name is refused: as a prefix it would silently pick the newest run."""
+    if not ref or not ref.strip():
+        raise RunNotFound("an empty run name names no run; give a run name, prefix or path "
+                          "(see `pitwall ls`)")
     p = Path(ref).expanduser()
     if (p / RUN_JSON).is_file():
         return p.absolute()

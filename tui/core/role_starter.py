@@ -39,8 +39,12 @@ def resume_argv(spec: ProcessSpec, checkpoint: str) -> list[str]:
     return [a.replace("{checkpoint}", checkpoint) for a in spec.resume_args]
 
 
-def start_one(run_dir: Path, spec: ProcessSpec, extra_args: list[str]) -> str | None:
-    """Start one role through its wrapper; None once it runs (and is ready), else an error."""
+def start_one(run_dir: Path, spec: ProcessSpec, extra_args: list[str],
+              extra_env: dict[str, str] | None = None) -> str | None:
+    """Start one role through its wrapper; None once it runs (and is ready), else an error.
+
+    ``extra_env``: added to the role's environment for this start (the GPUs the queue gave).
+    """
     paths = RunPaths(run_dir)
     prev = read_proc_record(run_dir, spec.role)
     if prev is not None and not prev.ended and is_alive(prev.pid, prev.create_time):
@@ -53,8 +57,8 @@ def start_one(run_dir: Path, spec: ProcessSpec, extra_args: list[str]) -> str | 
     except OSError:
         log_offset = 0
     wrapper_spec = {"argv": list(spec.argv) + list(extra_args), "cwd": spec.cwd,
-                    "env": dict(spec.env), "kind": spec.kind, "display": spec.display,
-                    "record_target": spec.record_target,
+                    "env": dict(spec.env, **(extra_env or {})), "kind": spec.kind,
+                    "display": spec.display, "record_target": spec.record_target,
                     "record_episodes": spec.record_episodes}
     argv = python_module_argv("tui.core.role_wrapper", str(run_dir), spec.role,
                               "--spec", json.dumps(wrapper_spec), "--attempt", str(attempt))
@@ -85,7 +89,7 @@ def start_one(run_dir: Path, spec: ProcessSpec, extra_args: list[str]) -> str | 
 
 
 def start_roles(run_dir: Path, specs: list[ProcessSpec], resume: str | None = None,
-                tag: str | None = None) -> int:
+                tag: str | None = None, extra_env: dict[str, str] | None = None) -> int:
     me = os.getpid()
     record = StarterRecord(pid=me, create_time=create_time(me) or 0.0, started_at=now_iso(),
                            roles=[s.role for s in specs])
@@ -97,7 +101,7 @@ def start_roles(run_dir: Path, specs: list[ProcessSpec], resume: str | None = No
         if resume and extra:
             log_event(run_dir, "resuming %s from %s" % (spec.role, resume))
         attempt_before = read_proc_record(run_dir, spec.role)
-        error = start_one(run_dir, spec, extra)
+        error = start_one(run_dir, spec, extra, extra_env)
         now = read_proc_record(run_dir, spec.role)
         if now is not None and (attempt_before is None or now.attempt != attempt_before.attempt):
             started.append(spec)  # it runs, even if it never became ready: stop it too
@@ -120,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--roles", default="", help="comma-separated roles (default: all in run.json)")
     ap.add_argument("--resume", default=None, help="checkpoint to resume from")
     ap.add_argument("--adhoc", default=None, help="JSON ProcessSpec of a process not in run.json")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="add to every role's environment (e.g. the GPUs the queue gave)")
     a = ap.parse_args(argv)
     run_dir = a.run_dir.resolve()
+    extra_env = dict(e.split("=", 1) for e in a.env if "=" in e)
     if a.adhoc:
         spec = ProcessSpec.from_dict(json.loads(a.adhoc), "<--adhoc>", "adhoc")
         return start_roles(run_dir, [spec], tag=spec.role)
@@ -132,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         log_event(run_dir, "unknown roles %s" % sorted(unknown))
         return 2
-    return start_roles(run_dir, specs, a.resume)
+    return start_roles(run_dir, specs, a.resume, extra_env=extra_env)
 
 
 if __name__ == "__main__":

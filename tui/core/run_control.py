@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from runners.protocol import (ProcRecord, ProcessSpec, RunRecord, StopPolicy, read_run_record,
-                              read_starter_record)
+from runners.protocol import (ProcRecord, ProcessSpec, ProtocolError, RunRecord, StopPolicy,
+                              read_run_record, read_starter_record)
 from runners.protocol.rundir import RunPaths
 
 from .liveness import is_alive
 from .registry import load_run
+from .run_processes import live_found, scan
 from .role_starter import log_event
 from .run_profile import run_profile
 from .spawn import python_module_argv, spawn_detached
@@ -46,7 +47,8 @@ def stop_run(run_dir: Path, roles: list[str] | None = None, kill: bool = False,
     """Stop roles (default: every role of run.json) in reverse start order; blocks."""
     record = read_run_record(run_dir)
     known = {p.role for p in record.processes}
-    viewers = {v.role for v in load_run(run_dir).viewers}
+    fresh = scan(max_age=0)   # a decision: viewers without a record are looked for now
+    viewers = {v.role for v in load_run(run_dir, procs=lambda: fresh).viewers}
     if roles is not None:
         bad = [r for r in roles if r not in known and r not in viewers]
         if bad:
@@ -56,6 +58,10 @@ def stop_run(run_dir: Path, roles: list[str] | None = None, kill: bool = False,
     order = [p.role for p in sorted(record.processes, key=lambda p: p.order, reverse=True)]
     targets = order if roles is None else [r for r in order if r in roles] + \
         [r for r in roles if r not in known]
+    if record.launcher_kind == "slurm" and any(r in known for r in targets):
+        return _stop_slurm(run_dir, record, targets, known, kill, reason, progress)
+    if any(r in known for r in targets) and _cancel_queued(run_dir, progress):
+        return [StopOutcome(r, False, "cancelled", None, None) for r in targets if r in known]
     _wait_for_starter(run_dir, progress)
     outcomes = []
     for role in targets:
@@ -66,12 +72,41 @@ def stop_run(run_dir: Path, roles: list[str] | None = None, kill: bool = False,
     return outcomes
 
 
+def _stop_slurm(run_dir: Path, record: RunRecord, targets: list[str], known: set[str],
+                kill: bool, reason: str, progress: Progress) -> list[StopOutcome]:
+    """The roles of a Slurm run share one job: they stop together, through Slurm; its
+    viewers (local processes) stop as usual."""
+    from .slurm.control import stop_job
+
+    if set(known) - set(targets):
+        raise ControlError("%s runs as one Slurm job: its roles stop together (leave out "
+                           "--role, or name them all: %s)" % (record.name,
+                                                               ", ".join(sorted(known))))
+    outcomes = stop_job(run_dir, record, kill=kill, reason=reason, progress=progress)
+    viewers = [r for r in targets if r not in known]
+    if viewers:
+        outcomes += stop_run(run_dir, viewers, kill=kill, reason=reason, progress=progress)
+    return outcomes
+
+
+def _cancel_queued(run_dir: Path, progress: Progress) -> bool:
+    from .queue_state import cancel
+
+    if cancel(run_dir):
+        progress("cancelled in the queue (it had not started)")
+        return True
+    return False
+
+
 def _wait_for_starter(run_dir: Path, progress: Progress, timeout: float = 30.0) -> None:
     """A stop during a launch waits for the starter, so no role starts after the stop."""
     deadline = time.monotonic() + timeout
     announced = False
     while time.monotonic() < deadline:
-        st = read_starter_record(run_dir)
+        try:
+            st = read_starter_record(run_dir)
+        except ProtocolError:
+            return  # unreadable: nothing to wait for (its roles are found by their records)
         if st is None or st.finished_at is not None or not is_alive(st.pid, st.create_time):
             return
         if not announced:
@@ -143,30 +178,101 @@ def start_adhoc_detached(run_dir: Path, spec: ProcessSpec) -> subprocess.Popen:
 
 
 def restart(run_dir: Path, roles: list[str] | None = None,
-            progress: Progress = lambda s: None) -> subprocess.Popen:
-    """Stop the roles (all by default), then start them again in order (attempt + 1)."""
+            progress: Progress = lambda s: None) -> subprocess.Popen | None:
+    """Stop the roles (all by default), then start them again in order (attempt + 1).
+
+    Returns the detached starter to wait for; None for a Slurm run (a new job was submitted).
+    """
+    started = _restart(run_dir, roles, progress)
+    return started[-1][1] if started else None
+
+
+def restart_checked(run_dir: Path, roles: list[str] | None = None,
+                    progress: Progress = lambda s: None) -> list[str]:
+    """:func:`restart`, then wait for the starters: why each start failed (empty: all ran)."""
+    failures = []
+    for tag, proc in _restart(run_dir, roles, progress):
+        why = start_failure(run_dir, proc, tag)
+        if why:
+            failures.append(why if tag is None else "%s: %s" % (tag, why))
+    return failures
+
+
+def _restart(run_dir: Path, roles: list[str] | None, progress: Progress
+             ) -> list[tuple[str | None, subprocess.Popen]]:
+    """The starters started (a role tag for an ad-hoc one); none for a Slurm run."""
     record = read_run_record(run_dir)
     info = load_run(run_dir)
+    if record.launcher_kind == "slurm" and (not roles or any(record.process(r)
+                                                             for r in roles)):
+        from .slurm.control import restart_job
+
+        if roles and sorted(roles) != sorted(p.role for p in record.processes):
+            raise ControlError("%s runs as one Slurm job: restart it as a whole (leave out "
+                               "--role), or restart its viewers alone" % record.name)
+        restart_job(run_dir, record, progress)
+        return []   # the new job is submitted: nothing left to wait for
     viewer_roles = [r for r in (roles or []) if record.process(r) is None]
     train_roles = [r for r in (roles or [p.role for p in record.processes])
                    if record.process(r) is not None]
     stop_run(run_dir, (roles or None), reason="restart", progress=progress)
-    proc = None
+    started: list[tuple[str | None, subprocess.Popen]] = []
     if train_roles:
-        proc = start_roles_detached(run_dir, train_roles)
+        started.append((None, start_roles_detached(run_dir, train_roles)))
     for v in viewer_roles:
         vs = info.role(v)
         if vs is None or vs.record is None:
             raise ControlError("viewer %s has no record to restart from" % v)
-        proc = start_adhoc_detached(run_dir, spec_from_record(vs.record, stop_policy(record, v)))
-    assert proc is not None
-    return proc
+        started.append((v, start_adhoc_detached(run_dir, spec_from_record(
+            vs.record, stop_policy(record, v)))))
+    assert started
+    return started
 
 
 def spec_from_record(rec: ProcRecord, stop: StopPolicy) -> ProcessSpec:
     return ProcessSpec(role=rec.role, argv=list(rec.argv), cwd=rec.cwd, kind=rec.kind,
                        env=dict(rec.env), stop=stop, display=rec.display,
                        record_target=rec.record_target, record_episodes=rec.record_episodes)
+
+
+def start_failure(run_dir: Path, starter: subprocess.Popen, tag: str | None = None,
+                  timeout: float | None = None) -> str | None:
+    """Why a detached start failed, or None once it succeeded.
+
+    Waits for the starter (``tag``: the ad-hoc role it started, None for the run's roles) and
+    reads its record; a starter that crashed before it could record anything (a full disk) is
+    reported by its exit code, with the disk's state when that is the cause.
+    """
+    try:
+        code = starter.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None  # still waiting on readiness: not a failure (yet)
+    if code == 0:
+        return None
+    try:
+        st = read_starter_record(run_dir, tag)
+    except ProtocolError as e:
+        st = None
+        why = "the starter exited with code %d (%s)" % (code, e)
+    else:
+        why = st.error if st is not None and st.error else \
+            "the starter exited with code %d before recording why" % code
+    full = disk_full(run_dir)
+    return why + ("; " + full if full else " (see %s)" % RunPaths(run_dir).pitwall_log)
+
+
+def disk_full(path: Path, min_free: int = 1 << 20) -> str | None:
+    """A sentence when the filesystem of ``path`` has (almost) no space or inodes left."""
+    try:
+        st = os.statvfs(str(path))
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    if free < min_free:
+        return "no space left on the filesystem of %s (%d bytes free)" % (path, free)
+    if st.f_files and st.f_favail == 0:
+        return "no inodes left on the filesystem of %s" % path
+    return None
 
 
 def restart_detached(run_dir: Path, roles: list[str] | None = None) -> subprocess.Popen:
@@ -181,16 +287,30 @@ def restart_detached(run_dir: Path, roles: list[str] | None = None) -> subproces
 def delete_run(run_dir: Path) -> None:
     """Delete a run directory; refused while any of its processes (or its starter) lives.
 
+    Liveness does not rest on the records alone: a fresh scan finds every process that carries
+    the run in its environment (a role whose ``procs/`` record is missing or corrupt, or a
+    child a finished role left behind).
+
     The directory is first renamed to a hidden name in the same root (atomic), so a second
     control center stops listing it at once and never sees it half deleted.
     """
     run_dir = Path(run_dir).absolute()
-    info = load_run(run_dir)
+    fresh = scan(max_age=0)
+    info = load_run(run_dir, procs=lambda: fresh)
     alive = [r.role for r in list(info.roles) + list(info.viewers)
              if r.alive or r.state == "unknown"]
-    st = read_starter_record(run_dir)
+    try:
+        st = read_starter_record(run_dir)
+    except ProtocolError:
+        st = None
     if st is not None and st.finished_at is None and is_alive(st.pid, st.create_time):
         alive.append("(its starter)")
+    listed = {p.pid for r in list(info.roles) + list(info.viewers) for p in r.found}
+    for p in live_found(fresh.of_run(run_dir)):
+        if p.pid not in listed and (p.role or "?") not in alive:
+            alive.append("%s (pid %d, found by its environment)" % (p.role or "?", p.pid))
+    if info.live and not alive:
+        alive.append("(%s)" % info.status_text())
     if alive:
         raise ControlError("%s still has live processes: %s; stop it first"
                            % (run_dir.name, ", ".join(alive)))
@@ -200,14 +320,20 @@ def delete_run(run_dir: Path) -> None:
 
 
 def resume(run_dir: Path, checkpoint: Path, progress: Progress = lambda s: None
-           ) -> subprocess.Popen:
-    """Stop the training roles and start them again from ``checkpoint``."""
+           ) -> subprocess.Popen | None:
+    """Stop the training roles and start them again from ``checkpoint`` (a Slurm run: in a new
+    job, and None is returned)."""
     record = read_run_record(run_dir)
     if not any(p.resume_args for p in record.processes):
         raise ControlError("profile %s declares no resume_args for any role; cannot resume"
                            % record.profile_name)
     if not Path(checkpoint).is_file():
         raise ControlError("checkpoint %s does not exist" % checkpoint)
+    if record.launcher_kind == "slurm":
+        from .slurm.control import resume_job
+
+        resume_job(run_dir, record, Path(checkpoint), progress)
+        return None   # the new job is submitted: nothing left to wait for
     stop_run(run_dir, reason="resume", progress=progress)
     return start_roles_detached(run_dir, None, resume=Path(checkpoint).absolute())
 
@@ -226,8 +352,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     roles = [x for x in a.roles.split(",") if x] or None
     if a.cmd == "restart":
-        restart(a.run_dir, roles, progress=lambda m: log_event(a.run_dir, m)).wait()
-        return 0
+        failures = restart_checked(a.run_dir, roles, progress=lambda m: log_event(a.run_dir, m))
+        for f in failures:
+            log_event(a.run_dir, "restart failed: %s" % f)
+        return 1 if failures else 0
     stop_run(a.run_dir, roles, kill=a.kill, reason=a.reason,
              progress=lambda m: log_event(a.run_dir, m))
     return 0

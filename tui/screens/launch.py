@@ -7,7 +7,7 @@ unless it validates. Optionally a viewer is started once the run's first checkpo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,14 +18,13 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tui.core.launch import launch_resolved
+from tui.context import AppContext, context_of
+from tui.core.launchers import launch_one
+from tui.core.slurm.commands import SlurmError
 from tui.core.overrides import OverrideError, overrides_from_text, params_text
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, resolve_profile
 from tui.core.viewers import start_viewer_at_first_checkpoint
 from tui.widgets.formatting import display_path
-
-if TYPE_CHECKING:
-    from tui.app import PitwallApp
 
 DEFAULT_PROFILE = "mujoco/inverted_pendulum"
 
@@ -85,8 +84,8 @@ class LaunchScreen(Screen):
         self.launching = False
 
     @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
+    def papp(self) -> AppContext:
+        return context_of(self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("[b]Launch a run[/b]  into %s" % display_path(self.papp.root),
@@ -238,8 +237,8 @@ class LaunchScreen(Screen):
     def _launch(self, name: str, overrides: list[str], viewer: bool, display: str) -> None:
         try:
             rp = resolve_profile(name, overrides, self.papp.config_dirs)
-            res = launch_resolved(rp, self.papp.root, wait=0)
-        except (ProfileError, OverrideError, OSError, ValueError) as e:
+            res = launch_one(rp, self.papp.root, wait=0)   # where the profile's launcher says
+        except (ProfileError, OverrideError, OSError, ValueError, SlurmError) as e:
             self.post_message(Launched(None, str(e)))
             return
         if viewer:
@@ -258,8 +257,10 @@ class LaunchScreen(Screen):
         self.dismiss_to_run(msg.run_dir)
 
     def dismiss_to_run(self, run_dir: Path) -> None:
+        from .run_view import open_run_screen
+
         self.app.pop_screen()
-        self.papp.open_run(run_dir)
+        open_run_screen(self.app, run_dir)    # at once: keys typed next go to the run view
 
     # ------------------------------------------------------------------ other keys
     def action_back(self) -> None:

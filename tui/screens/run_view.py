@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -11,7 +11,10 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from tui.core.run_view_model import RunDetail
+from tui.context import AppContext, context_of
+from tui.core.run_detail_model import RunDetail
+from tui.messages import (CheckpointChosen, CloseRunRequested, RestartRequested,
+                          ShowLogRequested, StopRequested, ViewerRequested)
 from tui.widgets.formatting import status_style
 
 from .panes.checkpoints import CheckpointsPane
@@ -19,9 +22,6 @@ from .panes.logs import LogsPane
 from .panes.metrics import MetricsPane
 from .panes.playback import PlaybackPane
 from .panes.processes import ProcessesPane
-
-if TYPE_CHECKING:
-    from tui.app import PitwallApp
 
 TABS = ("metrics", "logs", "checkpoints", "processes", "preview")
 
@@ -49,8 +49,8 @@ class RunScreen(Screen):
         self._title_key: object = None
 
     @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
+    def papp(self) -> AppContext:
+        return context_of(self.app)
 
     def compose(self) -> ComposeResult:
         yield Static("[b]%s[/b]  loading ..." % self.path.name, id="run-title",
@@ -160,27 +160,61 @@ class RunScreen(Screen):
 
     # ------------------------------------------------------------------ keys
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        """Show ``tab``; pressed right after the view opened (its tabs not mounted yet), the
+        choice is applied once they are."""
+        self.initial_tab = tab
+        try:
+            tabs = self.query_one(TabbedContent)
+        except NoMatches:
+            return                      # compose() uses initial_tab
+        tabs.active = tab
+
+        def again() -> None:
+            if tabs.is_attached and tabs.active != tab and self.initial_tab == tab:
+                tabs.active = tab
+        self.call_after_refresh(again)
 
     def action_back(self) -> None:
-        self.papp.close_run()
+        self.post_message(CloseRunRequested())
 
     def action_viewer(self) -> None:
-        self.papp.choose_display_and_start_viewer(self.path)
+        self.post_message(ViewerRequested(self.path))
 
     def action_viewer_headless(self) -> None:
-        self.papp.start_viewer(self.path, "none")
+        self.post_message(ViewerRequested(self.path, "none"))
 
     def show_log(self, role: str) -> None:
         """The Logs tab, on ``role``'s log (a failed viewer's, from the processes tab)."""
         self.action_tab("logs")
         cast(LogsPane, self.pane("logs")).show_role(role)
 
+    @on(ShowLogRequested)
+    def _show_log_requested(self, msg: ShowLogRequested) -> None:
+        msg.stop()
+        self.show_log(msg.role)
+
+    @on(CheckpointChosen)
+    def _checkpoint_chosen(self, msg: CheckpointChosen) -> None:
+        """Our choice was written: show it without waiting for the next render tick (the
+        app still tells the user and refreshes the model)."""
+        if msg.path == self.path:
+            self.papp.model.poke()
+
     def action_stop(self) -> None:
-        self.papp.stop_run(self.path)
+        self.post_message(StopRequested(self.path))
 
     def action_kill(self) -> None:
-        self.papp.stop_run(self.path, kill=True)
+        self.post_message(StopRequested(self.path, kill=True))
 
     def action_restart(self) -> None:
-        self.papp.restart_run(self.path)
+        self.post_message(RestartRequested(self.path))
+
+
+def open_run_screen(app, path: Path, tab: str = "metrics") -> None:
+    """Show ``path``'s run view now (keys typed right after ``enter`` go to it)."""
+    path = Path(path)
+    if isinstance(app.screen, RunScreen):
+        if app.screen.path == path:
+            return
+        app.pop_screen()
+    app.push_screen(RunScreen(path, tab))

@@ -6,7 +6,7 @@ import datetime as _dt
 from rich.text import Text
 
 from runners.protocol import CheckpointInfo
-from tui.core.run_view_model import RunDetail
+from tui.core.run_detail_model import RunDetail
 
 from .formatting import num, size
 from .keyed_table import KeyedTable

@@ -140,3 +140,14 @@ def display_path(path) -> str:
             continue
         return prefix if str(rel) == "." else os.path.join(prefix, str(rel))
     return str(p)
+
+
+def summary_line(s) -> str:
+    """The runs list's one line: CPU, RAM, GPUs (or that there are none)."""
+    text = "cpu %d%%  ram %d%%" % (round(s.cpu), round(s.ram_percent))
+    if s.gpus:
+        text += "  " + " ".join("gpu%d %s" % (g.index, "%d%%" % g.util if g.util is not None
+                                               else "-") for g in s.gpus[:4])
+    elif s.gpu_note:
+        text += "  no gpu"
+    return text

@@ -31,6 +31,17 @@ class KeyedTable(DataTable):
         for key, label, width in self._spec:
             self.add_column(label, key=key, width=width)
 
+    def set_columns(self, columns: Sequence[tuple[str, str, int | None]]) -> None:
+        """Other columns (the compare table's differing parameters): rows are refilled."""
+        if [c[0] for c in columns] == [c[0] for c in self._spec] and self.columns:
+            return
+        self.clear(columns=True)
+        self._spec = list(columns)
+        self._keys = []
+        self._cells = {}
+        for key, label, width in self._spec:
+            self.add_column(label, key=key, width=width)
+
     @property
     def current_key(self) -> str | None:
         if not self._keys or self.cursor_row < 0 or self.cursor_row >= len(self._keys):

@@ -17,6 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tui.core.metrics import Columns
+from tui.core.plot_window import WindowStats, log_columns
 
 from .formatting import human_int, num
 
@@ -41,6 +42,11 @@ class PlotData:
     latest: float | None = None
     smoothing: float = 0.0
     note: str = ""
+    stats: WindowStats | None = None      # min / max / last of the visible window (raw)
+    log_y: bool = False
+    zoom: str = ""                        # "4x" when zoomed in on the x axis
+    overlays: list[tuple[Columns, Style]] = field(default_factory=list)   # compare: one
+    #                                       coloured series per run (main/raw unused)
 
 
 def _rows_for(cols: Columns, y0: float, y1: float, nrows: int
@@ -102,6 +108,10 @@ def y_range(*cols: Columns | None) -> tuple[float, float] | None:
 def x_label(v: float, mode: str) -> str:
     if mode == "step":
         return human_int(int(round(v)))
+    if mode == "wall":
+        import time as _time
+
+        return _time.strftime("%H:%M", _time.localtime(v))
     s = int(round(v))
     if abs(s) >= 3600:
         return "%dh%02dm" % (s // 3600, (s % 3600) // 60)
@@ -118,26 +128,46 @@ def _fit(codes: np.ndarray, rows: int, width: int) -> np.ndarray:
     return out
 
 
+def plot_title(data: PlotData | None) -> str:
+    title = " " + (data.title if data else "")
+    if data is None:
+        return title
+    if data.stats is not None:
+        st = data.stats
+        title += "  last %s  min %s  max %s" % (num(st.last, 9), num(st.min, 8),
+                                                num(st.max, 8))
+    elif data.latest is not None:
+        title += "  " + num(data.latest, 10)
+    if data.smoothing > 0:
+        title += "  (ema %.2f)" % data.smoothing
+    if data.markers:
+        n = len(data.markers)
+        title += "  ┴ %d save%s" % (n, "" if n == 1 else "s")
+    if data.log_y:
+        title += "  log y"
+    return title
+
+
 def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
     """The whole plot as strips (title, plot rows, x axis)."""
     blank = [Strip.blank(width) for _ in range(height)]
     if height < 3 or width < Y_AXIS + 4:
         return blank
     strips: list[Strip] = []
-    title = " " + (data.title if data else "")
-    if data is not None and data.latest is not None:
-        title += "  " + num(data.latest, 10)
-    if data is not None and data.smoothing > 0:
-        title += "  (ema %.2f)" % data.smoothing
-    if data is not None and data.markers:
-        n = len(data.markers)
-        title += "  ┴ %d save%s" % (n, "" if n == 1 else "s")
+    title = plot_title(data)
     strips.append(Strip([Segment(title[:width].ljust(width), TITLE)]))
     rows = height - 2
     plot_w = width - Y_AXIS
     main = data.main if data else None
     raw = data.raw if data else None
-    yr = y_range(main, raw)
+    overlays = list(data.overlays) if data else []
+    if data is not None and data.log_y:
+        main = log_columns(main) if main is not None else None
+        raw = log_columns(raw) if raw is not None else None
+        overlays = [(log_columns(c), st) for c, st in overlays]
+    if overlays and main is None:
+        main = overlays[0][0]
+    yr = y_range(main, raw, *(c for c, _ in overlays))
     if data is None or main is None or yr is None:
         note = (data.note if data and data.note else "no data yet")
         for j in range(rows):
@@ -147,9 +177,21 @@ def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
         return strips
     y0, y1 = yr
     nrows = rows * 4
-    main_codes = _fit(braille(draw_dots(main, y0, y1, nrows)), rows, plot_w)
-    raw_codes = _fit(braille(draw_dots(raw, y0, y1, nrows)), rows, plot_w) \
-        if raw is not None and raw.columns == main.columns else np.zeros_like(main_codes)
+    if overlays:
+        layers = [(_fit(braille(draw_dots(c, y0, y1, nrows)), rows, plot_w), st)
+                  for c, st in overlays if c.columns == main.columns]
+        main_codes = np.zeros((rows, plot_w), dtype=np.int64)
+        cell_style: list[list[Style | None]] = [[None] * plot_w for _ in range(rows)]
+        for codes, st in layers:
+            main_codes |= codes
+            for j, i in zip(*np.nonzero(codes)):
+                cell_style[j][i] = st
+        raw_codes = np.zeros_like(main_codes)
+    else:
+        main_codes = _fit(braille(draw_dots(main, y0, y1, nrows)), rows, plot_w)
+        raw_codes = _fit(braille(draw_dots(raw, y0, y1, nrows)), rows, plot_w) \
+            if raw is not None and raw.columns == main.columns else np.zeros_like(main_codes)
+        cell_style = []
     lo, hi = main.lo, main.hi
     ncols = main.columns
     mark_cells: set[int] = set()
@@ -170,9 +212,11 @@ def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
             if 0 <= cc < ncols and count[cc] > 0 and last_rows[cc] >= 0:
                 mark_hit.add((int(last_rows[cc]) // 4, cell))
                 break
-    labels = {0: num(y1, Y_AXIS - 2), rows - 1: num(y0, Y_AXIS - 2)}
+    def ylab(v: float) -> str:
+        return num(10 ** v if data.log_y else v, Y_AXIS - 2)
+    labels = {0: ylab(y1), rows - 1: ylab(y0)}
     if rows >= 5:
-        labels[rows // 2] = num((y0 + y1) / 2, Y_AXIS - 2)
+        labels[rows // 2] = ylab((y0 + y1) / 2)
     for j in range(rows):
         lab = labels.get(j, "")
         segs = [Segment(lab.rjust(Y_AXIS - 2) + " ┤" if lab else " " * (Y_AXIS - 1) + "│",
@@ -182,7 +226,12 @@ def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
             m, r = int(main_codes[j, i]), int(raw_codes[j, i])
             code = m | r
             ch = chr(0x2800 + code) if code else " "
-            style = MARK if (j, i) in mark_hit else (MAIN if m else RAW)
+            if (j, i) in mark_hit:
+                style = MARK
+            elif cell_style:
+                style = cell_style[j][i] or MAIN
+            else:
+                style = MAIN if m else RAW
             if style is not run_style and run_text:
                 segs.append(Segment("".join(run_text), run_style))
                 run_text = []

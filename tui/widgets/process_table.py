@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tui.core.run_view_model import RunDetail
+from tui.core.run_detail_model import RunDetail
 
 from .formatting import duration, size, status_style
 from .keyed_table import KeyedTable

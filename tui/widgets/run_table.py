@@ -23,10 +23,11 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.strip import Strip
 
-from tui.core.run_view_model import RunRow
+from tui.core.runs_list_model import RunRow
 
 from .formatting import (age, end_ellipsis, human_int, num, run_name, sparkline,
                          status_style)
+from .run_colours import run_style
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class RunTable(Widget, can_focus=True):
         self._shown: dict[tuple[str, int], tuple[str, tuple[str, ...], str]] = {}
         self.empty_text = "no runs yet"
         self._now = clock()
+        self.marks: dict[str, int] = {}             # marked for comparison -> colour index
 
     def compose(self) -> ComposeResult:
         yield _Side(self, "left")
@@ -241,6 +243,15 @@ class RunTable(Widget, can_focus=True):
     def visible_names(self) -> set[str]:
         return {r.name for r in self.rows[self.top:self.top + self.page]}
 
+    def set_marks(self, marks: dict[str, int]) -> None:
+        """Runs marked for comparison (name -> colour index): their rows are redrawn."""
+        changed = set(marks) ^ set(self.marks) | {n for n in marks
+                                                  if self.marks.get(n) != marks[n]}
+        self.marks = dict(marks)
+        for i, r in enumerate(self.rows[self.top:self.top + self.page]):
+            if r.name in changed:
+                self._refresh_row(self.top + i)
+
     def select_name(self, name: str) -> bool:
         for i, r in enumerate(self.rows):
             if r.name == name:
@@ -278,7 +289,10 @@ class RunTable(Widget, can_focus=True):
         segs = []
         x = x0
         if side == "left":
-            segs.append(Segment("▶" if selected else " ", base))
+            mark = self.marks.get(row.name)
+            style0 = base if mark is None else base + run_style(mark) + Style(bold=True)
+            segs.append(Segment("▶" if selected else ("●" if mark is not None else " "),
+                                style0))
             x = 1
         for c in cols:
             if c.x > x:

@@ -36,6 +36,19 @@ def parse_number(text: str) -> float:
     return float(text)
 
 
+def parse_step(text: str) -> int:
+    """A step as written in a CSV cell or a log line: ``1200``, ``1.2e3``, ``1200.0``. Exact
+    for integers (no detour through a float); ``ValueError`` for non-numbers and infinities."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        f = float(text)
+        if not math.isfinite(f):
+            raise ValueError(text)
+        return int(f)
+
+
 @dataclass
 class LineMatch:
     step: int | None
@@ -64,8 +77,7 @@ class CompiledPattern(object):
             raw = m.group(spec.step_group)
             if raw is not None:
                 try:
-                    f = float(raw)
-                    step = int(f) if math.isfinite(f) else None
+                    step = parse_step(raw)
                 except ValueError:
                     step = None
                 if step is None:

@@ -20,16 +20,19 @@ from runners.protocol.artifacts import ARTIFACTS_FILE, output_dir
 from runners.protocol.errors import ProtocolError
 from runners.protocol.rundir import RUN_JSON
 from runners.protocol.run_record import read_run_record
-from tui.core.metric_specs import CsvSource, JsonlSource, TensorBoardSource
+from tui.core.metric_specs import CsvSource, JsonlSource, TensorBoardSource, WandbSource
 
 from .event_decode import ScalarBatch
 from .sources import (CsvMetricSource, JsonlMetricSource, LogLineSource, MetricSource,
                       SourceStatus, TensorBoardDirSource, build_source)
 from .line_patterns import compile_patterns
+from .wandb_source import WandbSource as WandbFiles
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SPECS = [JsonlSource(kind="jsonl", path="metrics.jsonl")]
+# a profile without a metrics list: our JSONL, and W&B's files if the trainer logs to W&B
+DEFAULT_SPECS = [JsonlSource(kind="jsonl", path="metrics.jsonl"),
+                 WandbSource(kind="wandb", path="wandb")]
 
 
 @dataclass
@@ -84,6 +87,9 @@ class RunMetrics(object):
         self._specs: list[Any] | None = None
         self._params: dict[str, Any] = {}
         self._artifacts_sig: Any = None
+        # its files are written on another host (a Slurm run, ``watch: poll``): the watcher
+        # polls it at its remote interval, like a run on a network filesystem
+        self.polled = False
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -112,6 +118,8 @@ class RunMetrics(object):
         specs: list[Any] = list(DEFAULT_SPECS)
         try:
             specs = list(run_profile(rec, root / "run.json").metrics)
+            if not isinstance(rec.profile, dict) or rec.profile.get("metrics") is None:
+                specs += DEFAULT_SPECS[1:]    # no metrics list: W&B's files if there are any
         except ProfileError as e:
             error = "run.json profile is invalid (%s); reading metrics.jsonl" % (
                 e.message.splitlines()[0])
@@ -119,6 +127,7 @@ class RunMetrics(object):
         run = cls.from_specs(name, root, specs, rec.params, output_dir(root))
         run.error = "; ".join(x for x in (error, run.error) if x) or None
         run._specs, run._params, run._artifacts_sig = specs, dict(rec.params), sig
+        run.polled = rec.polled
         return run
 
     def _follow_artifacts(self) -> None:
@@ -158,6 +167,8 @@ class RunMetrics(object):
             src = JsonlMetricSource(p)
         elif p.suffix == ".csv":
             src = CsvMetricSource(p)
+        elif p.suffix == ".wandb":
+            src = WandbFiles(p)
         else:
             src = LogLineSource(p, compile_patterns(preset, list(patterns)))
         return cls(name, p.parent, [src])
@@ -246,6 +257,11 @@ def _build(root: Path, specs: Sequence[Any], params: dict[str, Any],
     errors: list[str] = []
     for spec in specs:
         try:
+            if isinstance(spec, WandbSource):     # W&B's run files (wandb_source.py)
+                path = Path(os.path.expanduser(render(spec.path)))
+                sources.append(WandbFiles(path if path.is_absolute() else
+                                          (out_dir or root) / path))
+                continue
             sources.append(build_source(spec, root, render, out_dir))
         except Exception as e:      # a template naming an unknown param, a bad path
             errors.append("%s source: %s" % (getattr(spec, "kind", "?"), e))
@@ -277,6 +293,10 @@ def auto_specs(d: Path, names: Sequence[str] | None = None) -> list[Any]:
     for n in sorted(names):
         if n.endswith(".csv"):
             specs.append(CsvSource(kind="csv", path=n))
+    wandb_files = sorted(n for n in names if n.endswith(".wandb"))
+    if wandb_files:                  # a W&B run's directory (wandb/run-*/run-<id>.wandb)
+        specs.append(WandbSource(kind="wandb", path=wandb_files[0] if len(wandb_files) == 1
+                                 else "."))
     return specs
 
 

@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from runners.protocol.fields import INT64_MAX, INT64_MIN
 from runners.protocol.metrics import parse_metric_line
 from tui.core.metric_specs import CsvSource, JsonlSource, StdoutSource, TensorBoardSource
 
 from .event_decode import DecoderState, ScalarBatch, TextPoint, decode_events
-from .line_patterns import CompiledPattern, compile_patterns
+from .line_patterns import CompiledPattern, compile_patterns, parse_step
 from .tail import FileTail, LineTail, TailRead
 from .tfrecord import MAX_RECORD, OVERHEAD, scan_records
 
@@ -75,12 +76,22 @@ class PollResult:
 
 
 class _PointBuffer(object):
-    """Collects scalar points per tag during one poll (lines give a few points at a time)."""
+    """Collects scalar points per tag during one poll (lines give a few points at a time).
+
+    Steps are stored as int64: a point whose step does not fit (a corrupted or hostile line,
+    ``step=2**63``) is skipped and counted in ``out_of_range``, so it never costs the other
+    points of the poll."""
 
     def __init__(self) -> None:
         self.data: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        self.out_of_range = 0
+        self.last_bad_step: int | None = None
 
     def add(self, tag: str, step: int, wall: float, value: float) -> None:
+        if not INT64_MIN <= step <= INT64_MAX:
+            self.out_of_range += 1
+            self.last_bad_step = step
+            return
         d = self.data.get(tag)
         if d is None:
             d = self.data[tag] = ([], [], [])
@@ -180,6 +191,9 @@ class _LineSource(MetricSource):
         if self.lines.overlong != self._overlong_seen:
             st.skip("line over 1 MiB without a newline", self.lines.overlong - self._overlong_seen)
             self._overlong_seen = self.lines.overlong
+        if buf.out_of_range:
+            st.skip("step outside the 64-bit range", buf.out_of_range,
+                    detail="step %.40s… does not fit in 64 bits" % buf.last_bad_step)
         scalars, dropped = self.replay.filter(buf.batches())
         if dropped:
             st.skip("already read before the file was rewritten", dropped)
@@ -295,10 +309,7 @@ class CsvMetricSource(_LineSource):
         self._rows += 1
         if self._step_i is not None:
             try:
-                f = float(cells[self._step_i])
-                if not math.isfinite(f):
-                    raise ValueError(cells[self._step_i])
-                step = int(f)
+                step = parse_step(cells[self._step_i])
             except ValueError:
                 self.status.skip("row whose step is not a number",
                                  detail="line %d: step %r" % (self.row, cells[self._step_i]))

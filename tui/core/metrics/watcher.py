@@ -89,7 +89,7 @@ class MetricsWatcher(object):
     def add(self, run: RunMetrics, remote: bool | None = None) -> None:
         """Watch a run (replacing a run of the same name)."""
         if remote is None:
-            remote = is_remote(run.root)
+            remote = bool(getattr(run, "polled", False)) or is_remote(run.root)
         with self._lock:
             old = self._entries.get(run.name)
             self._entries[run.name] = _Entry(run, remote, time.monotonic())

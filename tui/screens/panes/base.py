@@ -1,19 +1,20 @@
 """What every run-view pane shares."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
+
+from tui.context import AppContext, context_of
 
 if TYPE_CHECKING:
     from textual.app import App
 
-    from tui.app import PitwallApp
-
 
 class RunPaneMixin:
-    """``papp``: the Pitwall app, typed (panes call its actions: start a viewer, stop ...)."""
+    """``papp``: what the pane may read from the app (the model, the clock); it acts by
+    posting messages (:mod:`tui.messages`)."""
 
     app: "App"
 
     @property
-    def papp(self) -> "PitwallApp":
-        return cast("PitwallApp", self.app)
+    def papp(self) -> AppContext:
+        return context_of(self.app)

@@ -8,7 +8,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tui.core.run_view_model import RoleRow, RunDetail, ViewerRow
+from tui.core.run_detail_model import RoleRow, RunDetail, ViewerRow
+from tui.messages import CheckpointRequested, RecordRequested
 from tui.widgets.checkpoint_list import CheckpointList
 from tui.screens.panes.base import RunPaneMixin
 
@@ -126,23 +127,23 @@ class CheckpointsPane(RunPaneMixin, Vertical):
             self.notify("no checkpoint yet", severity="warning")
             return
         if name == "latest.pth":
-            self.papp.select_checkpoint(self.detail.path, "auto", None)
+            self.post_message(CheckpointRequested(self.detail.path, "auto"))
         else:
-            self.papp.select_checkpoint(self.detail.path, "manual", name)
+            self.post_message(CheckpointRequested(self.detail.path, "manual", name))
 
     def action_record(self) -> None:
         name = self._selected()
         if name is None or self.detail is None:
             self.notify("no checkpoint yet", severity="warning")
             return
-        self.papp.ask_record(self.detail.path, name)
+        self.post_message(RecordRequested(self.detail.path, name))
 
     def action_manual(self) -> None:
         self.action_load()
 
     def action_auto(self) -> None:
         if self.detail is not None:
-            self.papp.select_checkpoint(self.detail.path, "auto", None)
+            self.post_message(CheckpointRequested(self.detail.path, "auto"))
 
     def on_data_table_row_selected(self) -> None:
         self.action_load()

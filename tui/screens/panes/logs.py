@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from tui.core.logs import LogFollower, find_line, is_error_line, log_path
-from tui.core.run_view_model import RunDetail
+from tui.core.run_detail_model import RunDetail
 from tui.widgets.log_pane import LogPane
 from tui.screens.panes.base import RunPaneMixin
 

@@ -1,8 +1,11 @@
 """Metrics of the run: line plots of chosen tags, from the metric store only.
 
 EMA smoothing is adjustable (TensorBoard's debiased EMA, computed by the store), the x axis is
-the step or the wall time since the first point, checkpoint saves are marked on the curves and
-the latest value of every chosen tag is shown in one row.
+the step, the wall time since the first point or the clock time; checkpoint saves are marked on
+the curves and the latest value of every chosen tag is shown in one row. From the keyboard the
+x axis zooms (``z``/``Z``) and pans (``h``/``l``), ``0`` shows everything again and ``y`` puts
+the y axis on a log scale; each plot's title gives the min, max and last value of the window
+it shows. Nothing is redrawn (nothing written to the terminal) while nothing changed.
 """
 from __future__ import annotations
 
@@ -10,20 +13,19 @@ from __future__ import annotations
 import numpy as np
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from tui.core.metrics import MetricStore
-from tui.core.run_view_model import RunDetail
+from tui.core.plot_window import plot_series
+from tui.core.run_detail_model import RunDetail
 from tui.widgets.formatting import num
 from tui.widgets.line_plot import LinePlot, PlotData
 from tui.screens.panes.base import RunPaneMixin
+from tui.screens.plot_controls import PlotControls, plot_bindings
 
 
-SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
-X_MODES = {"step": "step", "relative": "wall time"}
 MAX_DEFAULT_TAGS = 2
 
 
@@ -42,13 +44,8 @@ def default_tags(tags: list[str], headline: str | None) -> list[str]:
     return out[:MAX_DEFAULT_TAGS]
 
 
-class MetricsPane(RunPaneMixin, Vertical):
-    BINDINGS = [
-        Binding("plus,equals_sign", "smooth(1)", "Smooth+", id="metrics.smooth_more"),
-        Binding("minus", "smooth(-1)", "Smooth-", id="metrics.smooth_less"),
-        Binding("x", "x_axis", "X axis", id="metrics.x_axis"),
-        Binding("t", "tags", "Tags", id="metrics.tags"),
-    ]
+class MetricsPane(PlotControls, RunPaneMixin, Vertical):
+    BINDINGS = plot_bindings("metrics")
 
     def __init__(self) -> None:
         super().__init__(id="pane-metrics")
@@ -60,6 +57,7 @@ class MetricsPane(RunPaneMixin, Vertical):
         self._plot_keys: dict[str, object] = {}
         self._plot_widgets: dict[str, LinePlot] = {}
         self._synced = False
+        self._texts: dict[str, str] = {}       # what each Static shows (updated on change only)
 
 
     @property
@@ -120,25 +118,29 @@ class MetricsPane(RunPaneMixin, Vertical):
     def _draw(self, run: str, tag: str, plot: LinePlot, detail: RunDetail) -> None:
         cols = plot.dot_columns
         key = (self.store.tag_version(run, tag), self.smoothing, self.x_mode, cols,
-               plot.size.height, detail.checkpoints.version)
+               plot.size.height, detail.checkpoints.version, self.window, self.log_y)
         if self._plot_keys.get(tag) == key:
             return
         self._plot_keys[tag] = key
-        main = self.store.downsample(run, tag, cols, x=self.x_mode, smoothing=self.smoothing)
-        raw = None
-        if main is not None and self.smoothing > 0:
-            raw = self.store.downsample(run, tag, cols, x=self.x_mode, smoothing=0.0,
-                                        x_range=(main.lo, main.hi))
+        view = plot_series(self.store, [(run, tag)], cols, x=self.x_mode,
+                           smoothing=self.smoothing, window=self.window)
+        sv = view.series[0] if view is not None and view.series else None
         last = self.store.latest(run, tag)
         plot.set_data(PlotData(
-            title=tag, x_mode=self.x_mode, main=main, raw=raw,
-            markers=self._markers(run, tag, detail), latest=last.value if last else None,
-            smoothing=self.smoothing))
+            title=tag, x_mode=self.x_mode, main=sv.main if sv else None,
+            raw=sv.raw if sv else None, markers=self._markers(run, tag, detail),
+            latest=last.value if last else None, smoothing=self.smoothing,
+            stats=sv.stats if sv else None, log_y=self.log_y,
+            zoom=self.window.describe() if self.window.zoomed else "",
+            note="no points in this window (0: all)" if sv is not None and sv.stats is None
+            else ""))
 
     def _markers(self, run: str, tag: str, detail: RunDetail) -> list[float]:
         hist = detail.checkpoints.history
         if self.x_mode == "step":
             return [float(c.step) for c in hist if c.step is not None]
+        if self.x_mode == "wall":
+            return [c.mtime for c in hist]
         snap = self.store.snapshot(run, tag)
         if snap is None:
             return []
@@ -157,15 +159,20 @@ class MetricsPane(RunPaneMixin, Vertical):
                 parts.append("[b]%s[/b] %s" % (tag.rsplit("/", 1)[-1], num(p.value, 9)))
                 step = p.step if step is None else max(step, p.step)
         head = ("step [b]%d[/b]   " % step) if step is not None else ""
-        self.query_one("#metrics-latest", Static).update(head + "   ".join(parts))
+        self._say("#metrics-latest", head + "   ".join(parts))
+
+    def _say(self, selector: str, text: str) -> None:
+        """Update a line only when its text changed: an idle tab writes nothing."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text)
 
     def _info(self) -> None:
         problems = self.papp.model.metrics_problems(self.detail.path) if self.detail else []
-        text = "smoothing [b]%.2f[/b] (+/-)   x: [b]%s[/b] (x)   %d tags (t)" % (
-            self.smoothing, X_MODES[self.x_mode], len(self._tags))
+        text = self.settings_text(len(self._tags))
         if problems:
             text += "   [yellow]%s[/yellow]" % problems[0].replace("[", r"\[")
-        self.query_one("#metrics-info", Static).update(text)
+        self._say("#metrics-info", text)
 
     # ------------------------------------------------------------------ tag list
     def _sync_tag_list(self) -> None:
@@ -183,16 +190,6 @@ class MetricsPane(RunPaneMixin, Vertical):
             self.show(self.detail)
 
     # ------------------------------------------------------------------ keys
-    def action_smooth(self, delta: int) -> None:
-        i = min(range(len(SMOOTHING_STEPS)), key=lambda k: abs(SMOOTHING_STEPS[k] -
-                                                              self.smoothing))
-        self.smoothing = SMOOTHING_STEPS[max(0, min(len(SMOOTHING_STEPS) - 1, i + delta))]
-        self._redraw()
-
-    def action_x_axis(self) -> None:
-        self.x_mode = "relative" if self.x_mode == "step" else "step"
-        self._redraw()
-
     def action_tags(self) -> None:
         sl = self.query_one("#metrics-tags", SelectionList)
         sl.display = not sl.display

@@ -19,8 +19,11 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from tui.core.run_view_model import PlaybackSnapshot, RunDetail
+from tui.core.playback_model import PlaybackSnapshot
+from tui.core.run_detail_model import RunDetail
 from tui.core.videos import VideoError, VideoInfo, video_frames
+from tui.messages import OpenVideoRequested, ShowLogRequested
+from tui.widgets.picture import preview_widget
 from tui.widgets.preview import PreviewView
 from tui.widgets.video_list import VideoList
 from tui.screens.panes.base import RunPaneMixin
@@ -76,7 +79,7 @@ class PlaybackPane(RunPaneMixin, Horizontal):
 
 
     def compose(self) -> ComposeResult:
-        yield PreviewView(id="preview-view")
+        yield preview_widget("preview-view")   # kitty/sixel where the terminal has them
         with Vertical(id="preview-side"):
             yield Static("", id="preview-source")
             yield VideoList(id="video-list")
@@ -87,7 +90,7 @@ class PlaybackPane(RunPaneMixin, Horizontal):
 
     @property
     def view(self) -> PreviewView:
-        return self.query_one(PreviewView)
+        return self.query_one("#preview-view")   # type: ignore[return-value]
 
     def on_resize(self) -> None:
         """The preview gets a square's worth of cells (a cell is twice as tall as wide); the
@@ -288,7 +291,7 @@ class PlaybackPane(RunPaneMixin, Horizontal):
             self.notify("%s: the file is gone" % event.video.name, severity="warning")
             return
         if self.detail is not None:
-            self.papp.open_video(self.detail.path, event.video)
+            self.post_message(OpenVideoRequested(self.detail.path, event.video))
 
     # ------------------------------------------------------------------ viewers
     def action_viewer(self, delta: int) -> None:
@@ -309,8 +312,4 @@ class PlaybackPane(RunPaneMixin, Horizontal):
     def action_viewer_log(self) -> None:
         pb = self.papp.model.playback
         if pb is not None and pb.viewer_id is not None:
-            from tui.screens.run_view import RunScreen
-
-            screen = self.screen
-            if isinstance(screen, RunScreen):
-                screen.show_log(pb.viewer_id)
+            self.post_message(ShowLogRequested(pb.viewer_id))

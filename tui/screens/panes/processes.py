@@ -9,7 +9,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tui.core.run_view_model import RunDetail
+from tui.core.run_detail_model import RunDetail
+from tui.messages import RestartRequested, ShowLogRequested, StopRequested
 from tui.widgets.process_table import ProcessTable
 from tui.screens.panes.base import RunPaneMixin
 
@@ -80,25 +81,22 @@ class ProcessesPane(RunPaneMixin, Vertical):
     def action_stop(self) -> None:
         role = self._role()
         if role is not None and self.detail is not None:
-            self.papp.stop_run(self.detail.path, roles=[role])
+            self.post_message(StopRequested(self.detail.path, roles=[role]))
 
     def action_kill(self) -> None:
         role = self._role()
         if role is not None and self.detail is not None:
-            self.papp.stop_run(self.detail.path, roles=[role], kill=True)
+            self.post_message(StopRequested(self.detail.path, roles=[role], kill=True))
 
     def action_log(self) -> None:
         role = self._role()
         if role is not None:
-            from tui.screens.run_view import RunScreen
-
-            if isinstance(self.screen, RunScreen):
-                self.screen.show_log(role)
+            self.post_message(ShowLogRequested(role))
 
     def action_restart(self) -> None:
         role = self._role()
         if role is not None and self.detail is not None:
-            self.papp.restart_run(self.detail.path, roles=[role])
+            self.post_message(RestartRequested(self.detail.path, roles=[role]))
 
 
 def _esc(text: str) -> str:

@@ -1,0 +1,1 @@
+"""AMP + PPO in JAX on MuJoCo walkers (LocoMuJoCo when installed, gymnasium here)."""

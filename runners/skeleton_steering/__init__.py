@@ -1,0 +1,1 @@
+"""SkeletonSteering's own checkout, played by Pitwall: a hot-swapping viewer of its pickles."""
