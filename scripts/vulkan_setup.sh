@@ -36,7 +36,8 @@ case "$installed" in
     ver=${installed##* }
     major=$(mesa_major "$ver")
     if [ -n "$major" ] && [ "$major" -ge "$MIN_MESA" ] && \
-       ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+       ldconfig -p 2>/dev/null | grep 'libvulkan.so.1' >/dev/null; then   # not grep -q: with
+      # pipefail, grep -q quitting early kills ldconfig with SIGPIPE and the test fails
       echo "vulkan: Mesa lavapipe $ver (CPU Vulkan) is installed"
       exit 0
     fi
