@@ -18,7 +18,7 @@ from runners.protocol.artifacts import write_artifacts
 from tui.cli import main as pitwall
 from tui.core.metric_specs import CsvSource, JsonlSource, StdoutSource, TensorBoardSource
 from tui.core.metrics import MetricStore, MetricsWatcher, RunMetrics, WatchConfig, discover_runs
-from tui.core.metrics.watcher import filesystem_type, is_remote
+from tui.core.filesystems import filesystem_type, is_remote
 
 from .tfrecords import store_scalars
 

@@ -7,11 +7,10 @@ its sub-commands; a command's handler takes the parsed args and returns an exit 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
 import importlib
 import pkgutil
+import sys
+from pathlib import Path
 from types import ModuleType
 
 from tui import __version__
@@ -51,7 +50,27 @@ def add_global_options(p: argparse.ArgumentParser, default: object) -> None:
                    help="runs directory (default: $PITWALL_ROOT or ./runs)")
 
 
+def _tui_only(argv: list[str]) -> argparse.Namespace | None:
+    """``pitwall`` / ``pitwall --root R``: the TUI, parsed without importing every command
+    (the commands' modules load the whole core; the TUI's first frame should not wait)."""
+    p = argparse.ArgumentParser(prog="pitwall", add_help=False)
+    add_global_options(p, default=None)
+    try:
+        args, rest = p.parse_known_args(argv)
+    except SystemExit:
+        return None
+    if rest:
+        return None
+    args.command = None
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
+    quick = _tui_only(list(sys.argv[1:] if argv is None else argv))
+    if quick is not None:
+        from .tui_cmd import open_tui
+
+        return open_tui(quick)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from runners.protocol import ProtocolError
 
-from tui.core.launch import default_runs_root
+from tui.core.runs_root import default_runs_root
 from tui.core.profiles import ProfileError
 from tui.core.registry import RunNotFound, resolve_run
 

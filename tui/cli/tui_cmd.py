@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from .common import runs_root
+from tui.core.runs_root import default_runs_root
 
 
 def open_tui(args: argparse.Namespace) -> int:
     from tui.app import run_app  # Textual is imported only here
 
-    return run_app(runs_root(args))
+    return run_app((args.root or default_runs_root()).absolute())

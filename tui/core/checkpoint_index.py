@@ -29,7 +29,7 @@ from runners.protocol.artifacts import ARTIFACTS_FILE
 from runners.protocol.checkpoints import file_signature
 from runners.protocol.rundir import CKPT_INDEX, RUN_JSON
 
-from .metrics.watcher import is_remote
+from .filesystems import is_remote
 from .run_checkpoints import layout
 
 DEBOUNCE_S = 0.015     # a save is a rename, a link and an append: list once after the burst

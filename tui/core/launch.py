@@ -18,11 +18,9 @@ from .backend_check import CheckResult, check_backend
 from .process_specs import RELAY_ROLE, SpecSource, relay_spec, train_spec
 from .profiles import ProfileError, ResolvedProfile, resolve_profile
 from .role_starter import log_event
+from .runs_root import default_runs_root
 from .spawn import python_module_argv, spawn_detached
 
-
-def default_runs_root() -> Path:
-    return Path(os.environ.get("PITWALL_ROOT") or "runs").absolute()
 
 
 def build_process_specs(rp: ResolvedProfile, run_dir: Path) -> list[ProcessSpec]:

@@ -26,7 +26,8 @@ from runners.protocol import RunRecord
 
 from .backend_check import CheckResult, check_backend
 from .gpu_slots import read_gpus
-from .launch import default_runs_root, prepare_run, start_prepared
+from .launch import prepare_run, start_prepared
+from .runs_root import default_runs_root
 from .launcher_spec import LauncherOptionError, LauncherSpec, with_overrides
 from .profiles import ProfileError, ResolvedProfile, find_profile, load_profile, resolve_profile
 from .sweeps import SweepError, expand, new_sweep_id, swept

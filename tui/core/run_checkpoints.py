@@ -9,13 +9,13 @@ from runners.protocol import (CheckpointInfo, CheckpointLayout, CheckpointState,
                               read_state, write_state)
 from runners.protocol.rundir import RunPaths
 
-from .run_profile import run_profile
-
 
 def layout(run_dir: Path, record: RunRecord | None = None) -> CheckpointLayout:
     """The run's checkpoint layout (``runners.protocol.checkpoint_layout``); a trainer that
     picks its own output dir (profile field output_discovery) is looked for now if no relay
     process has recorded it yet."""
+    from .run_profile import run_profile   # pydantic: not on the TUI's first-frame path
+
     record = record or read_run_record(run_dir)
     profile = run_profile(record, RunPaths(run_dir).run_json)
     out = ensure_output_dir(run_dir, record) if profile.output_discovery is not None \

@@ -15,12 +15,12 @@ from .series import BoundedSeries, Point
 from .sources import (CsvMetricSource, JsonlMetricSource, LogLineSource, MetricSource,
                       PollResult, SourceStatus, TensorBoardDirSource, build_source)
 from .store import MetricStore, Overlay, SeriesSnapshot, TagInfo
-from .watcher import MetricsWatcher, WatchConfig, is_remote
+from .watcher import MetricsWatcher, WatchConfig
 
 __all__ = [
     "BoundedSeries", "Columns", "CsvMetricSource", "JsonlMetricSource", "LogLineSource",
     "MetricSource", "MetricStore", "MetricsWatcher", "Overlay", "Point", "PollResult",
     "RunMetrics", "RunStatus", "ScalarBatch", "SeriesSnapshot", "SourceStatus", "TagInfo",
     "TensorBoardDirSource", "TextPoint", "WatchConfig", "auto_specs", "build_source",
-    "discover_runs", "ema", "is_remote", "last_at", "minmax_columns",
+    "discover_runs", "ema", "last_at", "minmax_columns",
 ]

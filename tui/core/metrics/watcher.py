@@ -11,45 +11,16 @@ UI sees the history fill in.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from tui.core.filesystems import is_remote
 
 from .run_metrics import RunMetrics
 from .store import MetricStore
 
 log = logging.getLogger(__name__)
-
-REMOTE_FILESYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "lustre", "gpfs", "beegfs", "ceph",
-    "glusterfs", "fuse.glusterfs", "fuse.sshfs", "sshfs", "9p", "afs", "panfs", "orangefs",
-    "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone", "fuse.juicefs", "wekafs", "fuse.cephfs",
-})
-
-
-def filesystem_type(path: Path | str) -> str | None:
-    """The type of the filesystem holding ``path`` (from ``/proc/self/mounts``), if known."""
-    try:
-        with open("/proc/self/mounts", "r") as f:
-            mounts = [line.split() for line in f]
-    except OSError:
-        return None
-    p = os.path.realpath(str(path))
-    best, best_len = None, -1
-    for parts in mounts:
-        if len(parts) < 3:
-            continue
-        mnt = parts[1].replace("\\040", " ")
-        if (p == mnt or p.startswith(mnt.rstrip("/") + "/")) and len(mnt) > best_len:
-            best, best_len = parts[2], len(mnt)
-    return best
-
-
-def is_remote(path: Path | str) -> bool:
-    return filesystem_type(path) in REMOTE_FILESYSTEMS
-
 
 @dataclass
 class WatchConfig:
