@@ -33,8 +33,16 @@ EPISODE_KEYS = ("return", "episode_len", "success_once", "success_at_end", "fail
 def env_kwargs(cfg: RunnerConfig, backend: str, render_mode: Optional[str] = None,
                camera: Optional[Tuple[int, int]] = None,
                window: Optional[Tuple[int, int]] = None) -> Dict[str, Any]:
+    """``gym.make`` arguments. Envs that never draw (state observations, no render mode) get
+    no render system; the others render on the GPU when this torch sees CUDA, else on the CPU
+    (lavapipe) without ManiSkill's "CUDA device was not found" warning for every env."""
+    from .tasks import cuda_available
+
+    draws = bool(render_mode) or cfg.obs_mode != "state"
     kw = dict(obs_mode=cfg.obs_mode, control_mode=cfg.control_mode, sim_backend=backend,
-              reconfiguration_freq=cfg.reconfiguration_freq)  # type: Dict[str, Any]
+              reconfiguration_freq=cfg.reconfiguration_freq,
+              render_backend=("gpu" if cuda_available() else "cpu") if draws else "none"
+              )  # type: Dict[str, Any]
     if render_mode:
         kw["render_mode"] = render_mode
     if camera:
