@@ -9,11 +9,11 @@ run:
 	.venv/bin/pitwall
 
 test:
-	scripts/setup.sh mujoco,dev,rlgames,serl,jax,wandb,bench
+	scripts/setup.sh mujoco,dev,rlgames,serl,jax,wandb,bench,maniskill
 	.venv/bin/python -m pytest -q --durations=15
 
 bench:
-	scripts/setup.sh mujoco,dev,rlgames,serl,jax,bench
+	scripts/setup.sh mujoco,dev,rlgames,serl,jax,bench,maniskill
 	@failed=""; for b in benchmarks/bench_*.py; do echo "== $$b"; \
 	  .venv/bin/python $$b || failed="$$failed $$b"; done; \
 	  if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi

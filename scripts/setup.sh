@@ -42,6 +42,14 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# ManiSkill3 (extra maniskill): SAPIEN needs a Vulkan device even for state observations. With an
+# NVIDIA GPU its driver's Vulkan ICD is used and nothing is installed. Without one, Mesa >= 25's
+# lavapipe (CPU Vulkan) is needed: on Debian bookworm it comes from bookworm-backports (this also
+# upgrades the system's Mesa GL stack to 25.x; MuJoCo's EGL and OSMesa still render under it).
+case ",$EXTRAS," in *,maniskill,*)
+  scripts/vulkan_setup.sh || echo "setup: no working Vulkan driver yet; ManiSkill envs will not start (see above)" >&2
+  ;; esac
+
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=".venv/.pitwall-setup-$(echo "$EXTRAS $PITWALL_CONSTRAINTS" | tr ' ,/' '___')"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || \

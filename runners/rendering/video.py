@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Union
+from typing import Any, Callable, List, Optional, Union
 
 import numpy as np
 
@@ -88,9 +88,13 @@ class Recording(object):
         self.lengths.append(int(length))
         self.capped.append(bool(capped))
 
-    def finish(self) -> VideoEntry:
+    def finish(self, before_index: Optional[Callable[[Path], None]] = None) -> VideoEntry:
+        """Close, claim the final name, then append the index line. ``before_index(mp4)``
+        runs in between (files that belong to the video, e.g. its trajectory)."""
         self.writer.close()
         final = claim_video_path(self.run_dir, self.tmp, self.base)
+        if before_index is not None:
+            before_index(final)
         w = self.writer
         entry = VideoEntry(file=final.name, checkpoint=self.checkpoint, step=self.step,
                            returns=self.returns, frames=w.frames, fps=w.fps, width=w.width,

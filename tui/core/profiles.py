@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from runners.protocol.adapter_specs import OutputDiscoverySpec, RelaySpec
 from runners.protocol.checkpoint_layout import CheckpointSpec
+from runners.protocol.foreign_videos import VideoDirSpec
 from runners.protocol.rundir import check_experiment_name, check_role_name
 from runners.protocol.runner_args import check_module_name, check_runner_name, runner_module
 
@@ -177,6 +178,7 @@ class Profile(_Model):
     output_discovery: OutputDiscoverySpec | None = None   # the trainer picks its output dir
     relay: RelaySpec = Field(default_factory=RelaySpec)    # auto mode for a foreign viewer
     launcher: LauncherSpec = Field(default_factory=LauncherSpec)   # local queue / Slurm
+    videos: list[VideoDirSpec] = Field(default_factory=list)   # a foreign trainer's mp4s
 
     @property
     def needs_relay(self) -> bool:

@@ -61,13 +61,29 @@ class VideoInfo:
 
 
 def list_videos(run_dir: Path) -> tuple[list[VideoInfo], int]:
-    """Indexed videos, newest first, and the number of unreadable index lines."""
+    """Indexed videos, and those a foreign trainer wrote where the profile's ``videos`` field
+    says (``runners.protocol.foreign_videos``), newest first; and the number of unreadable
+    index lines."""
     out_dir = output_dir(run_dir)
     entries, bad = read_video_index(out_dir)
     vdir = RunPaths(out_dir).videos_dir
     infos = [VideoInfo(e, vdir / e.file, (vdir / e.file).is_file()) for e in entries]
+    infos += [VideoInfo(e, p, True) for e, p in _foreign_videos(run_dir, out_dir,
+                                                                {v.path for v in infos})]
     infos.sort(key=lambda v: v.entry.created, reverse=True)
     return infos, bad
+
+
+def _foreign_videos(run_dir: Path, out_dir: Path, skip: set[Path]) -> list:
+    from runners.protocol import ProtocolError
+    from runners.protocol.foreign_videos import foreign_videos, video_dir_specs
+
+    try:
+        record = read_run_record(run_dir)
+        specs = video_dir_specs(record.profile.get("videos"), RunPaths(run_dir).run_json)
+    except (ProtocolError, OSError):
+        return []
+    return foreign_videos(out_dir, specs, skip) if specs else []
 
 
 def find_video(run_dir: Path, ref: str) -> VideoInfo:
