@@ -19,11 +19,12 @@ fi
 # system packages the tests use: tmux (TUI smoke test), xvfb (windowed viewers), EGL/OSMesa
 # (offscreen MuJoCo rendering). Installed only when missing and when we may.
 need=()
+libs=$(ldconfig -p 2>/dev/null || true)   # read whole: `ldconfig | grep -q` dies of SIGPIPE
 case ",$EXTRAS," in *,dev,*)
   command -v tmux >/dev/null 2>&1 || need+=(tmux)
   command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
-  ldconfig -p 2>/dev/null | grep -q libEGL.so.1 || need+=(libegl1)
-  ldconfig -p 2>/dev/null | grep -q libOSMesa || need+=(libosmesa6)
+  [[ $libs == *libEGL.so.1* ]] || need+=(libegl1)
+  [[ $libs == *libOSMesa* ]] || need+=(libosmesa6)
   # a throw-away single-node Slurm for tests/slurm (scripts/slurm_local.sh starts it)
   if command -v dpkg >/dev/null 2>&1; then
     for p in slurmctld slurmd slurm-client munge slurmdbd mariadb-server; do
