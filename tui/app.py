@@ -181,7 +181,7 @@ class PitwallApp(App[int]):
     def _on_model_changed(self, msg: ModelChanged) -> None:
         if msg.what == "checkpoints" and hasattr(self.screen, "refresh_checkpoints"):
             self.screen.refresh_checkpoints()
-        elif msg.what == "runs":
+        elif msg.what == "runs" and self.is_running:
             if isinstance(self.screen, RunsScreen):
                 self.screen.refresh_from_model()  # the first frame with runs: now, not at a tick
             if not self._first_frame:
@@ -198,6 +198,8 @@ class PitwallApp(App[int]):
         self._find_profiles()
 
     def _tick(self) -> None:
+        if not self.is_running:      # shutting down: the screens are being taken apart
+            return
         self._drain_events()
         for p in [p for p in self._spawned if p.poll() is not None]:
             self._spawned.remove(p)   # reaped (appends come from worker threads)
