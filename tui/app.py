@@ -45,6 +45,7 @@ from .screens.runs import RunsScreen
 TICK_S = 1 / 3           # the render timer (3 Hz)
 GUARD_S = 0.25           # how often the terminal guard looks
 HANGUP_DEADLINE_S = 0.9  # after a hangup, exit at the latest this much later
+FIRST_FRAME_LATEST_S = 2.0   # start what waits for the first frame by then in any case
 
 
 class ModelChanged(Message):
@@ -139,6 +140,7 @@ class PitwallApp(App[int]):
         self._guard: TerminalGuard | None = None
         self._spawned: list = []
         self._profile_names: list[str] = []
+        self._first_frame = False
         self.model = model or RunsModel(self.root, on_change=self._model_changed, clock=clock,
                                         use_watchdog=use_watchdog)
         if model is not None:
@@ -147,11 +149,14 @@ class PitwallApp(App[int]):
             self.set_keymap(keymap)
 
     # ------------------------------------------------------------------ lifecycle
+    def get_default_screen(self) -> RunsScreen:
+        """The runs screen is the app's first screen (no empty default screen drawn first)."""
+        return RunsScreen()
+
     def on_mount(self) -> None:
-        self.model.start()
-        self.push_screen(RunsScreen())
+        self.model.start(wait_for_ui=True)
         self.set_interval(self.tick, self._tick)
-        self._find_profiles()
+        self.set_timer(FIRST_FRAME_LATEST_S, self._first_frame_shown)
         if self.guard_terminal:
             self._guard = TerminalGuard()
             self.set_interval(GUARD_S, self._check_terminal)
@@ -176,11 +181,25 @@ class PitwallApp(App[int]):
     def _on_model_changed(self, msg: ModelChanged) -> None:
         if msg.what == "checkpoints" and hasattr(self.screen, "refresh_checkpoints"):
             self.screen.refresh_checkpoints()
-        elif msg.what == "runs" and isinstance(self.screen, RunsScreen):
-            self.screen.refresh_from_model()     # the first frame with runs: now, not at a tick
+        elif msg.what == "runs" and self.is_running:
+            if isinstance(self.screen, RunsScreen):
+                self.screen.refresh_from_model()  # the first frame with runs: now, not at a tick
+            if not self._first_frame:
+                self.call_after_refresh(self._first_frame_shown)
         self._drain_events()
 
+    def _first_frame_shown(self) -> None:
+        """The runs are on screen: what waited for the first frame may start (the rest of the
+        root is read, the profiles are found)."""
+        if self._first_frame:
+            return
+        self._first_frame = True
+        self.model.ui_shown()
+        self._find_profiles()
+
     def _tick(self) -> None:
+        if not self.is_running:      # shutting down: the screens are being taken apart
+            return
         self._drain_events()
         for p in [p for p in self._spawned if p.poll() is not None]:
             self._spawned.remove(p)   # reaped (appends come from worker threads)

@@ -19,8 +19,6 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 KEYMAP_ENV = "PITWALL_KEYMAP"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_+\-]+$|^.$")
 
@@ -82,6 +80,8 @@ def load_keymap(path: Path | None, known: Mapping[str, str]) -> dict[str, str]:
         return {}
     except OSError as e:
         raise KeymapError(path, "cannot read (%s)" % (e.strerror or e))
+    import yaml   # only when there is a keymap file (yaml costs ~12 ms at start)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

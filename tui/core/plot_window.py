@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from .metrics import MetricStore
-from .metrics.downsample import Columns, minmax_columns
+from .metrics.downsample import Columns, ema, minmax_columns
 
 MIN_WIDTH = 1.0 / 4096     # zooming in stops at 4096x
 PAN_STEP = 0.25            # a pan moves the window by a quarter of its width
@@ -132,10 +132,8 @@ def plot_series(store: MetricStore, keys: Sequence[tuple[str, str]], columns: in
     for key, (xs, ys) in raw_xy.items():
         raw = minmax_columns(xs, ys, columns, lo, hi)
         main, shown_raw = raw, None
-        if smoothing > 0:
-            sm = store.xy(key[0], key[1], x, smoothing)
-            if sm is not None and len(sm[0]):
-                main, shown_raw = minmax_columns(sm[0], sm[1], columns, lo, hi), raw
+        if smoothing > 0:      # what store.xy(..., smoothing) gives, from the same points
+            main, shown_raw = minmax_columns(xs, ema(ys, smoothing), columns, lo, hi), raw
         out.append(SeriesView(key, main, shown_raw, window_stats(xs, ys, lo, hi)))
     return PlotView(lo, out[0].main.hi if out else hi, full_lo, full_hi, tuple(out))
 

@@ -344,6 +344,40 @@ def list_run_dirs(root: Path) -> list[Path]:
         return []
 
 
+def _scan_signatures(root: Path) -> list[tuple[str, tuple[int, int, int]]]:
+    """Every run directory under ``root`` (as :func:`list_run_dirs`) with its signature (as
+    :func:`_signature`), in one pass of plain string paths: the registry looks at every run
+    each second, so a thousand runs must cost little."""
+    out = []
+    try:
+        with os.scandir(root) as it:
+            for e in it:
+                if e.name.startswith(".") or not e.is_dir():
+                    continue
+                d = e.path
+                try:
+                    a = os.stat(d + _RUN_JSON).st_mtime_ns
+                except OSError:
+                    continue                       # not a run directory
+                try:
+                    b = os.stat(d + _PROCS).st_mtime_ns
+                except OSError:
+                    b = 0
+                try:
+                    c = os.stat(d + _STARTER).st_mtime_ns
+                except OSError:
+                    c = 0
+                out.append((d, (a, b, c)))
+    except OSError:
+        return []
+    return out
+
+
+_RUN_JSON = os.sep + RUN_JSON
+_PROCS = os.sep + "procs"
+_STARTER = os.sep + os.path.join("procs", ".starter.json")
+
+
 def _prefetch_slurm_states(paths: list[Path]) -> None:
     """Ask Slurm about the jobs of all these runs in one squeue (+ one sacct) call."""
     slurm = [p for p in paths if os.path.exists(os.path.join(p, "procs", SLURM_JOBS_FILE))]
@@ -364,14 +398,17 @@ class Registry:
         self.root = Path(root).absolute()
         self._cache: dict[Path, tuple[tuple[int, int, int] | None, RunInfo]] = {}
         self._lock = threading.Lock()
+        self._paths: dict[str, Path] = {}          # the Path of each run directory seen
+        self._sort_keys: dict[str, tuple[_dt.datetime, str]] = {}
 
     def refresh(self) -> list[RunInfo]:
         with self._lock:
             seen = set()
             out = []
             plan = []
-            for path in list_run_dirs(self.root):
-                sig = _signature(path)
+            paths = {}
+            for d, sig in _scan_signatures(self.root):
+                path = paths[d] = self._paths.get(d) or Path(d)
                 cached = self._cache.get(path)
                 plan.append((path, sig, cached, cached is not None and cached[0] == sig
                              and not cached[1].live
@@ -391,8 +428,21 @@ class Registry:
                 out.append(info)
             for gone in set(self._cache) - seen:
                 del self._cache[gone]
-            out.sort(key=sort_key, reverse=True)
+            self._paths = paths
+            out.sort(key=self._sort_key, reverse=True)
             return out
+
+    def _sort_key(self, info: RunInfo) -> tuple[_dt.datetime, str]:
+        """:func:`sort_key`, kept for the runs whose start time is in their name (parsing
+        dates is slow; a name does not change)."""
+        key = self._sort_keys.get(info.name)
+        if key is None:
+            key = sort_key(info)
+            if parse_run_dir_name(info.name) is not None:
+                if len(self._sort_keys) > 100_000:
+                    self._sort_keys.clear()
+                self._sort_keys[info.name] = key
+        return key
 
     def load(self, paths: list[Path]) -> list[RunInfo]:
         """Read these runs now and keep them (the first, chunked look at a big root): the

@@ -44,6 +44,8 @@ from .system_model import HostProbe, SystemModel, SystemSnapshot
 if TYPE_CHECKING:   # the metrics (numpy, pydantic) are imported after the first frame
     from .metrics import MetricStore, MetricsWatcher, WatchConfig
 
+FIRST_FRAME_WAIT_S = 1.0   # how long the poller waits for the UI's first frame at most
+
 
 class RunsModel:
     """The poller: one thread refreshing the runs list, the run in view and the preview."""
@@ -70,6 +72,8 @@ class RunsModel:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poked = False
+        self._wait_for_ui = False
+        self._ui_shown = threading.Event()
         now = self._now
         self.run_detail = RunDetailModel(None, self.stats, None, now,  # type: ignore
                                          self.events, self._notify, self._wake.set)
@@ -114,8 +118,11 @@ class RunsModel:
         return self._store, self._watcher
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "RunsModel":
-        self.index.start()
+    def start(self, wait_for_ui: bool = False) -> "RunsModel":
+        """Start the poller. ``wait_for_ui``: on a big root, read no more than the runs' names
+        until :meth:`ui_shown` is called (or a second passed), so that the UI's first frame
+        does not compete with the reading for the interpreter."""
+        self._wait_for_ui = wait_for_ui
         with self._metrics_lock:
             self._started = True
             if self._watcher is not None:
@@ -133,6 +140,14 @@ class RunsModel:
         if self._watcher is not None:
             self._watcher.close()
         self.system.close()
+
+    def ui_shown(self) -> None:
+        """The UI has drawn its first frame with the runs' names: reading may go on."""
+        self._ui_shown.set()
+
+    def _wait_ui(self) -> None:
+        if self._wait_for_ui:
+            self._ui_shown.wait(FIRST_FRAME_WAIT_S)
 
     def poke(self) -> None:
         """Refresh now (after an action, or when the user asks)."""
@@ -227,9 +242,10 @@ class RunsModel:
 
     def _loop(self) -> None:
         try:
-            self.runs_list.first_look()
+            self.runs_list.first_look(self._wait_ui)
         except Exception as e:
             self.events.append(Event("error", "reading %s: %s" % (self.root, e)))
+        self.index.start()      # watchdog loads here, after the first frame
         self._metrics()
         next_runs = 0.0
         next_detail = 0.0

@@ -152,10 +152,12 @@ class RunsListModel:
             return set(self._visible)
 
     # ------------------------------------------------------------------ the poller's side
-    def first_look(self) -> None:
+    def first_look(self, shown: Callable[[], object] | None = None) -> None:
         """The list as it is read: first every run directory's name alone (one ``stat`` per
         run: the runs' names and start times on screen at once), then the runs read newest
-        first in chunks, each chunk published, until the whole root is read."""
+        first in chunks, each chunk published, until the whole root is read. ``shown`` is
+        called between the two: it returns once the names are on screen (the UI's first
+        frame must not share the interpreter with the reading)."""
         from runners.protocol import parse_run_dir_name
 
         from .registry import list_run_dirs
@@ -172,6 +174,8 @@ class RunsListModel:
         self._runs = RunsSnapshot(self.root, tuple(stubs.values()), self._runs.version + 1,
                                   self.clock(), partial=True)
         self.notify("runs")
+        if shown is not None:
+            shown()
         read: dict[str, RunRow] = {}
         i, chunk = 0, FIRST_LOOK
         while i < len(newest):

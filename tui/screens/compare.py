@@ -17,13 +17,14 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, SelectionList, Static, TabbedContent, TabPane
+from textual.widgets import SelectionList, Static, TabbedContent, TabPane
 from textual.widgets.selection_list import Selection
 
 from tui.context import AppContext, context_of
 from tui.core.compare_model import CompareSnapshot, sort_rows
 from tui.core.plot_window import plot_series
 from tui.widgets.formatting import human_int, num, run_name
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.line_plot import LinePlot, PlotData
 from tui.widgets.run_colours import run_colour, run_style
@@ -77,7 +78,7 @@ class CompareScreen(PlotControls, Screen):
             with TabPane("2 Table", id="table"):
                 yield Static("", id="compare-sort")
                 yield KeyedTable([("run", "RUN", 22)], id="compare-table")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.papp.model.compare_runs(self.paths)

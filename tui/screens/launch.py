@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Checkbox, Footer, Input, OptionList, Static, TextArea
+from textual.widgets import Checkbox, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from tui.context import AppContext, context_of
@@ -25,6 +25,7 @@ from tui.core.overrides import OverrideError, overrides_from_text, params_text
 from tui.core.profiles import ProfileError, discover_profiles, load_profile, resolve_profile
 from tui.core.viewers import start_viewer_at_first_checkpoint
 from tui.widgets.formatting import display_path
+from tui.widgets.key_footer import KeyFooter
 
 DEFAULT_PROFILE = "mujoco/inverted_pendulum"
 
@@ -101,7 +102,7 @@ class LaunchScreen(Screen):
                     yield Checkbox("viewer at first checkpoint, display:", id="launch-viewer",
                                    value=False)
                     yield Input("none", id="launch-display")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#launch-profiles", OptionList).focus()

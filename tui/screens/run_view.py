@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from tui.context import AppContext, context_of
 from tui.core.run_detail_model import RunDetail
 from tui.messages import (CheckpointChosen, CloseRunRequested, RestartRequested,
                           ShowLogRequested, StopRequested, ViewerRequested)
 from tui.widgets.formatting import status_style
+from tui.widgets.key_footer import KeyFooter
 
 from .panes.checkpoints import CheckpointsPane
 from .panes.logs import LogsPane
@@ -66,7 +67,7 @@ class RunScreen(Screen):
                 yield ProcessesPane()
             with TabPane("5 Preview", id="preview"):
                 yield PlaybackPane()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.papp.model.focus(self.path)

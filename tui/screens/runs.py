@@ -7,13 +7,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tui.context import AppContext, context_of
 from tui.core.runs_list_model import RunRow
 from tui.messages import (CompareRequested, DeleteRequested, LaunchRequested,
                           RestartRequested, StopRequested, SystemRequested, ViewerRequested)
 from tui.widgets.formatting import display_path, summary_line
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.run_table import RunTable
 
 MACHINE_EVERY_S = 5.0    # the machine's line in the title is looked at this often
@@ -59,7 +60,7 @@ class RunsScreen(Screen):
                     id="runs-filter")
         yield RunTable(self.papp.clock, id="runs-table")
         yield Static(id="runs-status", classes="status-bar")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#runs-filter", Input).display = False

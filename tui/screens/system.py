@@ -10,11 +10,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.context import AppContext, context_of
 from tui.core.system_model import SystemSnapshot
 from tui.widgets.formatting import display_path, run_name, size, sparkline
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.keyed_table import KeyedTable
 
 SPARK = 20
@@ -73,7 +74,7 @@ class SystemScreen(Screen):
         yield KeyedTable([("run", "RUN", 24), ("role", "ROLE", 10),
                           ("cpu", "CPU%", 4), ("rss", "RSS", 6), ("gmem", "GPU MEM", 7),
                           ("gutil", "GPU%", 4), ("gpus", "GPUS", 4)], id="system-roles")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.papp.model.watch_system(True)

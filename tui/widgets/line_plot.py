@@ -65,23 +65,30 @@ def draw_dots(cols: Columns, y0: float, y1: float, nrows: int) -> np.ndarray:
     joined to the previous point (straight across columns that hold no point)."""
     top, bottom, last, count = _rows_for(cols, y0, y1, nrows)
     dots = np.zeros((nrows, len(count)), dtype=bool)
-    prev_c, prev = -1, -1
-    for c in range(len(count)):
-        if count[c] <= 0 or top[c] < 0:
-            continue
-        a, b = int(top[c]), int(bottom[c])
-        if prev >= 0:
-            first = (a + b) // 2 if count[c] > 1 else int(last[c])
-            gap = c - prev_c
-            r_before = prev
-            for k in range(1, gap):   # the columns in between: a straight line
-                r = int(round(prev + (first - prev) * k / gap))
-                lo, hi = min(r, r_before), max(r, r_before)
-                dots[lo:hi + 1, prev_c + k] = True
-                r_before = r
-            a, b = min(a, r_before), max(b, r_before)
-        dots[a:b + 1, c] = True
-        prev_c, prev = c, int(last[c])
+    cs = np.flatnonzero((count > 0) & (top >= 0))        # the columns that hold a point
+    if not len(cs):
+        return dots
+    a, b = top[cs], bottom[cs]
+    # joined to the previous column's last point, when it has one
+    prev = np.full(len(cs), -1, dtype=np.int64)
+    prev[1:] = last[cs[:-1]]
+    joined = prev >= 0
+    first = np.where(count[cs] > 1, (a + b) // 2, last[cs])
+    gap = np.ones(len(cs), dtype=np.int64)
+    gap[1:] = np.diff(cs)
+    r_before = prev.copy()
+    for j in np.flatnonzero(joined & (gap > 1)):   # columns without points in between:
+        p, f, g, c0 = int(prev[j]), int(first[j]), int(gap[j]), int(cs[j - 1])
+        rb = p                                        # a straight line across them
+        for k in range(1, g):
+            r = int(round(p + (f - p) * k / g))
+            dots[min(r, rb):max(r, rb) + 1, c0 + k] = True
+            rb = r
+        r_before[j] = rb
+    a = np.where(joined, np.minimum(a, r_before), a)
+    b = np.where(joined, np.maximum(b, r_before), b)
+    rows = np.arange(nrows)[:, None]
+    dots[:, cs] |= (rows >= a[None, :]) & (rows <= b[None, :])
     return dots
 
 
@@ -181,11 +188,12 @@ def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
         layers = [(_fit(braille(draw_dots(c, y0, y1, nrows)), rows, plot_w), st)
                   for c, st in overlays if c.columns == main.columns]
         main_codes = np.zeros((rows, plot_w), dtype=np.int64)
-        cell_style: list[list[Style | None]] = [[None] * plot_w for _ in range(rows)]
-        for codes, st in layers:
+        layer = np.full((rows, plot_w), -1, dtype=np.int64)   # the last run drawn in a cell
+        for k, (codes, _) in enumerate(layers):
             main_codes |= codes
-            for j, i in zip(*np.nonzero(codes)):
-                cell_style[j][i] = st
+            layer[codes != 0] = k
+        styles = [st or MAIN for _, st in layers] + [MAIN]       # layer -1: MAIN
+        cell_style = [[styles[k] for k in row] for row in layer.tolist()]
         raw_codes = np.zeros_like(main_codes)
     else:
         main_codes = _fit(braille(draw_dots(main, y0, y1, nrows)), rows, plot_w)
@@ -222,14 +230,15 @@ def render_plot(data: PlotData | None, width: int, height: int) -> list[Strip]:
         segs = [Segment(lab.rjust(Y_AXIS - 2) + " ┤" if lab else " " * (Y_AXIS - 1) + "│",
                         AXIS)]
         run_text, run_style = [], None
+        m_row, r_row = main_codes[j].tolist(), raw_codes[j].tolist()
         for i in range(plot_w):
-            m, r = int(main_codes[j, i]), int(raw_codes[j, i])
+            m, r = m_row[i], r_row[i]
             code = m | r
             ch = chr(0x2800 + code) if code else " "
             if (j, i) in mark_hit:
                 style = MARK
             elif cell_style:
-                style = cell_style[j][i] or MAIN
+                style = cell_style[j][i]
             else:
                 style = MAIN if m else RAW
             if style is not run_style and run_text:

@@ -11,18 +11,17 @@ with unicode placeholders, which tmux draws as text.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
-from runners.protocol import PreviewFrame
-from tui.core.preview import caption, frame_array
+if TYPE_CHECKING:   # numpy and the preview decoder load with the Preview tab, not at start
+    import numpy as np
 
-from .preview import PreviewView
+    from runners.protocol import PreviewFrame
 
 _KIND = "halfblock"      # what choose() settled on
 _CLASS: Any = None       # the textual-image widget class for it
@@ -74,6 +73,8 @@ def _wrap_for_tmux() -> None:
 def preview_widget(id: str) -> Widget:
     """The preview for this terminal: pictures where it can show them, else half blocks."""
     if _CLASS is None:
+        from .preview import PreviewView
+
         return PreviewView(id=id)
     return PictureView(_CLASS, id=id)
 
@@ -110,6 +111,8 @@ class PictureView(Vertical):
         if key == self._key:
             return
         self._key = key
+        from tui.core.preview import caption, frame_array
+
         self.show_image(frame_array(frame), (label + "  " if label else "") + caption(frame))
 
     def show_image(self, img: np.ndarray | None, text: str = "",

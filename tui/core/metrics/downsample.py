@@ -37,24 +37,40 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
         return out
     # last_k = w * last_{k-1} + (1 - w) * x_k, in blocks: within a block it is a lower
     # triangular Toeplitz product; the carry between blocks is one multiply-add.
-    b = min(_BLOCK, n)
-    k = np.arange(b)
-    with np.errstate(under="ignore"):
-        toe = np.tril(w ** np.maximum(k[:, None] - k[None, :], 0).astype(np.float64))
-        carry_w = w ** (k + 1.0)
+    toe, carry_w, debias = _ema_kernel(w, n)
+    b = _BLOCK
     scaled = (1.0 - w) * x
     last = np.empty(n)
     carry = 0.0
     for a in range(0, n, b):
         seg = scaled[a:a + b]
         m = len(seg)
-        y = toe[:m, :m] @ seg + carry_w[:m] * carry
+        y = (toe[:m, :m] if m < b else toe) @ seg + carry_w[:m] * carry
         last[a:a + m] = y
         carry = y[-1]
-    with np.errstate(under="ignore"):
-        debias = 1.0 - w ** np.arange(1, n + 1, dtype=np.float64)
-    out[finite] = last / debias
+    out[finite] = last / debias[:n]
     return out
+
+
+_KERNELS: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _ema_kernel(w: float, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The block's Toeplitz matrix, the carry weights and the debias divisors (at least
+    ``n``) of weight ``w``, made once per weight: a smoothing change redraws every series of
+    a compare view with the same few weights."""
+    got = _KERNELS.get(w)
+    if got is None or len(got[2]) < n:
+        k = np.arange(_BLOCK)
+        with np.errstate(under="ignore"):
+            toe = np.tril(w ** np.maximum(k[:, None] - k[None, :], 0).astype(np.float64))
+            carry_w = w ** (k + 1.0)
+            size = max(n, 2 * len(got[2]) if got is not None else 4096)
+            debias = 1.0 - w ** np.arange(1, size + 1, dtype=np.float64)
+        if len(_KERNELS) > 32:
+            _KERNELS.clear()
+        got = _KERNELS[w] = (toe, carry_w, debias)
+    return got
 
 
 def ema_reference(values, weight: float) -> list[float]:
