@@ -74,6 +74,7 @@ class RunsModel:
         self._poked = False
         self._wait_for_ui = False
         self._ui_shown = threading.Event()
+        self.first_frame_wait_s = FIRST_FRAME_WAIT_S
         now = self._now
         self.run_detail = RunDetailModel(None, self.stats, None, now,  # type: ignore
                                          self.events, self._notify, self._wake.set)
@@ -147,7 +148,7 @@ class RunsModel:
 
     def _wait_ui(self) -> None:
         if self._wait_for_ui:
-            self._ui_shown.wait(FIRST_FRAME_WAIT_S)
+            self._ui_shown.wait(self.first_frame_wait_s)
 
     def poke(self) -> None:
         """Refresh now (after an action, or when the user asks)."""

@@ -153,24 +153,34 @@ class RunsListModel:
 
     # ------------------------------------------------------------------ the poller's side
     def first_look(self, shown: Callable[[], object] | None = None) -> None:
-        """The list as it is read: first every run directory's name alone (one ``stat`` per
-        run: the runs' names and start times on screen at once), then the runs read newest
-        first in chunks, each chunk published, until the whole root is read. ``shown`` is
-        called between the two: it returns once the names are on screen (the UI's first
-        frame must not share the interpreter with the reading)."""
+        """The list as it is read, before the metrics are imported: on a big root, first
+        every run directory's name alone (one ``stat`` per run: the runs' names and start
+        times on screen at once), then the runs read newest first in chunks, each chunk
+        published, until the whole root is read; a small root is read at once. ``shown`` is
+        called after the first rows are published: it returns once they are on screen (the
+        UI's first frame must not share the interpreter with the reading)."""
         from runners.protocol import parse_run_dir_name
 
-        from .registry import list_run_dirs
+        from .registry import list_run_dirs, sort_key
 
         dirs = list_run_dirs(self.root)
-        if len(dirs) <= FIRST_LOOK:
+        if len(dirs) <= FIRST_LOOK:    # a small root: every run read at once, no metrics yet
+            infos = sorted(self.registry.load(dirs), key=sort_key, reverse=True)
+            self._runs = RunsSnapshot(self.root, tuple(self._row(i) for i in infos),
+                                      self._runs.version + 1, self.clock())
+            self.notify("runs")
+            if shown is not None:
+                shown()
             return
 
-        def when(p: Path) -> tuple:
+        started: dict[Path, float] = {}
+        for p in dirs:                  # each name parsed once (dates parse slowly)
             parsed = parse_run_dir_name(p.name)
-            return (parsed.started.timestamp() if parsed else 0.0, p.name)
-        newest = sorted(dirs, key=when, reverse=True)
-        stubs = {p.name: _stub_row(p, when(p)[0]) for p in newest}
+            started[p] = ts = parsed.started.timestamp() if parsed else 0.0
+            if parsed is not None:
+                _CREATED[p.name] = ts   # what _created_ts gives for it, known now
+        newest = sorted(dirs, key=lambda p: (started[p], p.name), reverse=True)
+        stubs = {p.name: _stub_row(p, started[p]) for p in newest}
         self._runs = RunsSnapshot(self.root, tuple(stubs.values()), self._runs.version + 1,
                                   self.clock(), partial=True)
         self.notify("runs")
