@@ -152,21 +152,12 @@ class _Reader(ParamsReader):
     runner = "amp"
 
 
-def _even(r: _Reader, key: str, default: int) -> int:
-    v = r.integer(key, default, 16)
-    if v > 4096 or v % 2:
-        raise r.fail(key, "must be an even number of pixels from 16 to 4096, found %d" % v)
-    return v
-
-
-def _section(top: _Reader, key: str) -> _Reader:
-    return _Reader(top.source, top.mapping(key), "%s.%s" % (top.prefix, key))
 
 
 def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") -> AmpConfig:
     """Check ``params`` and build the config; raises :class:`ProtocolError`."""
     top = _Reader(source, params, "params")
-    r = {k: _section(top, k) for k in ("env", "ppo", "model", "optim", "disc", "disc_obs",
+    r = {k: top.section(k) for k in ("env", "ppo", "model", "optim", "disc", "disc_obs",
                                         "reward", "normalizer", "train", "play")}
     e = r["env"]
     env = EnvConfig(backend=e.string("backend", "auto", choices=BACKENDS),
@@ -240,8 +231,8 @@ def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") 
     play = PlayConfig(deterministic=y.boolean("deterministic", dy.deterministic),
                       realtime=y.boolean("realtime", dy.realtime),
                       preview_hz=y.number("preview_hz", dy.preview_hz, (0.0, 60.0)),
-                      preview_width=_even(y, "preview_width", dy.preview_width),
-                      preview_height=_even(y, "preview_height", dy.preview_height))
+                      preview_width=y.frame_size("preview_width", dy.preview_width),
+                      preview_height=y.frame_size("preview_height", dy.preview_height))
     cfg = AmpConfig(
         env_id=top.string("env_id"), seed=top.integer("seed", 0),
         results_dir=top.string("results_dir", "", allow_empty=True),

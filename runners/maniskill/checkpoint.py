@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from runners.protocol import CKPT_FORMAT, CheckpointLoadError, load_torch_checkpoint
+from runners.sdk.torch_runtime import cpu_copy
 
 from .agent import Agent
 from .observations import Obs, ObsSpec
@@ -26,17 +27,6 @@ from .observations import Obs, ObsSpec
 RUNNER = "maniskill"
 REQUIRED = ("env_id", "obs_mode", "agent", "model", "step")
 BASELINE_KEY = "actor_mean.0.weight"
-
-
-def cpu_copy(obj: Any) -> Any:
-    """A copy with every tensor on the CPU (optimizer states hold tensors in nested dicts)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().clone()
-    if isinstance(obj, dict):
-        return {k: cpu_copy(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [cpu_copy(v) for v in obj]
-    return obj
 
 
 def policy_payload(agent: Agent, env_id: str, obs_mode: str, control_mode: str, step: int,

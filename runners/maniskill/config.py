@@ -104,12 +104,6 @@ class _Reader(ParamsReader):
     runner = "maniskill"
 
 
-def _even(r: _Reader, key: str, default: int) -> int:
-    v = r.integer(key, default, 16)
-    if v > 4096 or v % 2:
-        raise r.fail(key, "must be an even number of pixels from 16 to 4096, found %d" % v)
-    return v
-
 
 def _ppo(r: _Reader) -> PPOConfig:
     d = PPOConfig()
@@ -138,10 +132,10 @@ def _play(r: _Reader) -> PlayConfig:
     return PlayConfig(deterministic=r.boolean("deterministic", d.deterministic),
                       realtime=r.boolean("realtime", d.realtime),
                       preview_hz=r.number("preview_hz", d.preview_hz, (0.0, 60.0)),
-                      preview_width=_even(r, "preview_width", d.preview_width),
-                      preview_height=_even(r, "preview_height", d.preview_height),
-                      window_width=_even(r, "window_width", d.window_width),
-                      window_height=_even(r, "window_height", d.window_height))
+                      preview_width=r.frame_size("preview_width", d.preview_width),
+                      preview_height=r.frame_size("preview_height", d.preview_height),
+                      window_width=r.frame_size("window_width", d.window_width),
+                      window_height=r.frame_size("window_height", d.window_height))
 
 
 def _video(r: _Reader) -> VideoConfig:
@@ -151,8 +145,8 @@ def _video(r: _Reader) -> VideoConfig:
         video_record_interval=r.integer("video_record_interval", d.video_record_interval, 1),
         max_video_steps=r.integer("max_video_steps", d.max_video_steps, 1),
         video_fps=r.number("video_fps", d.video_fps, (0.0, 240.0)),
-        video_width=_even(r, "video_width", d.video_width),
-        video_height=_even(r, "video_height", d.video_height),
+        video_width=r.frame_size("video_width", d.video_width),
+        video_height=r.frame_size("video_height", d.video_height),
         settle_steps=r.integer("settle_steps", d.settle_steps, 0),
         save_trajectory=r.boolean("save_trajectory", d.save_trajectory),
         video_episodes=r.integer("video_episodes", d.video_episodes, 1),
@@ -162,8 +156,8 @@ def _video(r: _Reader) -> VideoConfig:
 def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") -> RunnerConfig:
     """Check ``params`` and build the config; raises :class:`ProtocolError`."""
     top = _Reader(source, params, "params")
-    ppo_r = _Reader(source, top.mapping("ppo"), "params.ppo")
-    play_r = _Reader(source, top.mapping("play"), "params.play")
+    ppo_r = top.section("ppo")
+    play_r = top.section("play")
     cfg = RunnerConfig(
         env_id=top.string("env_id"),
         total_steps=top.integer("total_steps", MISSING, 1),

@@ -10,7 +10,6 @@ step, save, and exit 0 (a half-collected rollout is dropped, not learned from).
 from __future__ import annotations
 
 import collections
-import os
 import random
 import sys
 import time
@@ -20,13 +19,13 @@ from typing import IO, Any, Deque, Dict, List, Optional, Union
 import numpy as np
 import torch
 
-from runners.protocol import CheckpointLoadError, MetricWriter, ProtocolError, RunPaths, \
-    save_torch_checkpoint
+from runners.protocol import CheckpointLoadError, MetricWriter, RunPaths, save_torch_checkpoint
 from runners.protocol.training_csv import TrainingCsv
 from runners.sdk.stop_flag import StopFlag
+from runners.sdk.torch_runtime import cpu_copy, pick_device, set_torch_threads
 
 from .agent import Agent
-from .checkpoint import agent_from_payload, cpu_copy, policy_payload, read_checkpoint
+from .checkpoint import agent_from_payload, policy_payload, read_checkpoint
 from .config import RunnerConfig, check_batch
 from .envs import Step, episode_means, make_training_envs
 from .observations import Obs, select
@@ -35,25 +34,6 @@ from .tasks import choose_sim_backend
 from .train_videos import TrainingVideos
 
 RECENT_EPISODES = 20   # the checkpoint's headline metrics: means over this many episodes
-
-
-def pick_device(name: str, backend: str, source: Union[str, Path]) -> torch.device:
-    """``auto``: the GPU with GPU simulation, else the CPU (a small MLP fed by CPU envs gains
-    nothing from a GPU round trip per step)."""
-    if name == "auto":
-        return torch.device("cuda" if backend == "physx_cuda" else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ProtocolError(source, "params.device", "is 'cuda' but this torch (%s) sees no "
-                            "CUDA device; use 'auto' or 'cpu'" % torch.__version__)
-    return torch.device(name)
-
-
-def set_torch_threads(requested: int) -> int:
-    """``0`` = auto: one thread up to 4 cores (the envs step in the same thread), else 4."""
-    cores = os.cpu_count() or 1
-    n = requested or (1 if cores <= 4 else min(4, cores // 2))
-    torch.set_num_threads(n)
-    return n
 
 
 class Trainer(object):
@@ -66,7 +46,8 @@ class Trainer(object):
         self.stop = stop if stop is not None else StopFlag()
         self.out = out
         self.backend = choose_sim_backend(cfg.sim_backend, self.paths.run_json)
-        self.device = pick_device(cfg.device, self.backend, self.paths.run_json)
+        self.device = pick_device(cfg.device, self.paths.run_json,
+                                  auto="cuda" if self.backend == "physx_cuda" else "cpu")
         self.num_envs = cfg.envs_for(self.backend)
         check_batch(cfg, self.num_envs, self.paths.run_json)
         self.threads = set_torch_threads(cfg.torch_threads)

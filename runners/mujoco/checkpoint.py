@@ -17,23 +17,13 @@ import numpy as np
 import torch
 
 from runners.protocol import CheckpointLoadError, load_torch_checkpoint
+from runners.sdk.torch_runtime import cpu_copy
 
 from .normalize import ObsNormalizer
 from .policy import ActorCritic
 
 RUNNER = "mujoco"
 REQUIRED = ("env_id", "obs_dim", "act_dim", "hidden", "model", "obs_norm", "step")
-
-
-def _cpu(obj: Any) -> Any:
-    """A copy with every tensor on the CPU (optimizer states hold tensors in nested dicts)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().clone()
-    if isinstance(obj, dict):
-        return {k: _cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_cpu(v) for v in obj]
-    return obj
 
 
 def build_payload(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: ObsNormalizer,
@@ -54,8 +44,8 @@ def build_payload(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm
         "episodes": int(episodes),
         "recent_returns": [float(x) for x in recent_returns],
         "recent_lengths": [float(x) for x in recent_lengths],
-        "model": _cpu(model.state_dict()),
-        "optimizer": _cpu(optimizer.state_dict()),
+        "model": cpu_copy(model.state_dict()),
+        "optimizer": cpu_copy(optimizer.state_dict()),
         "obs_norm": obs_norm.state_dict(),
         "reward_norm": reward_norm,
         "torch_rng": torch.get_rng_state(),

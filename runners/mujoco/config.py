@@ -84,19 +84,12 @@ class _Reader(ParamsReader):
     runner = "mujoco"
 
 
-def _even(r: _Reader, key: str, default: int) -> int:
-    """A frame size: 16..4096 and even (H.264 in yuv420p needs even sizes)."""
-    v = r.integer(key, default, 16)
-    if v > 4096 or v % 2:
-        raise r.fail(key, "must be an even number of pixels from 16 to 4096, found %d" % v)
-    return v
-
 
 def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") -> RunnerConfig:
     """Check ``params`` and build the config; raises :class:`ProtocolError`."""
     top = _Reader(source, params, "params")
-    ppo_r = _Reader(source, top.mapping("ppo"), "params.ppo")
-    play_r = _Reader(source, top.mapping("play"), "params.play")
+    ppo_r = top.section("ppo")
+    play_r = top.section("play")
     d = PPOConfig()
     ppo = PPOConfig(
         lr=ppo_r.number("lr", d.lr, (0.0, None), open_low=True),
@@ -119,16 +112,16 @@ def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json") 
     play = PlayConfig(deterministic=play_r.boolean("deterministic", dp.deterministic),
                       realtime=play_r.boolean("realtime", dp.realtime),
                       preview_hz=play_r.number("preview_hz", dp.preview_hz, (0.0, 60.0)),
-                      preview_width=_even(play_r, "preview_width", dp.preview_width),
-                      preview_height=_even(play_r, "preview_height", dp.preview_height))
+                      preview_width=play_r.frame_size("preview_width", dp.preview_width),
+                      preview_height=play_r.frame_size("preview_height", dp.preview_height))
     dv = VideoConfig()
     video = VideoConfig(
         record_video=top.boolean("record_video", dv.record_video),
         video_record_interval=top.integer("video_record_interval", dv.video_record_interval, 1),
         max_video_steps=top.integer("max_video_steps", dv.max_video_steps, 1),
         video_fps=top.number("video_fps", dv.video_fps, (0.0, 240.0)),
-        video_width=_even(top, "video_width", dv.video_width),
-        video_height=_even(top, "video_height", dv.video_height),
+        video_width=top.frame_size("video_width", dv.video_width),
+        video_height=top.frame_size("video_height", dv.video_height),
         settle_steps=top.integer("settle_steps", dv.settle_steps, 0),
         video_episodes=top.integer("video_episodes", dv.video_episodes, 1),
     )

@@ -8,7 +8,6 @@ the current env step, save, and exit 0 (a half-collected rollout is dropped, not
 from __future__ import annotations
 
 import collections
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,45 +17,19 @@ import numpy as np
 import torch
 
 from runners.protocol import CKPT_FORMAT, CheckpointLoadError, CheckpointSaveError, \
-    MetricWriter, ProtocolError, RunPaths, save_torch_checkpoint
+    MetricWriter, RunPaths, save_torch_checkpoint
 
-from .checkpoint import RUNNER, _cpu, build_payload, model_from_payload, read_checkpoint
+from .checkpoint import RUNNER, build_payload, model_from_payload, read_checkpoint
 from .config import RunnerConfig
 from .envs import final_observations, make_vector_env, space_dims
 from .normalize import ObsNormalizer, RewardScaler
 from .policy import ActorCritic
 from .ppo import RolloutBuffer, UpdateStats, ppo_update
 from runners.sdk.stop_flag import StopFlag
+from runners.sdk.torch_runtime import cpu_copy, pick_device, set_torch_threads
 from .train_videos import TrainingVideos
 
 RECENT_EPISODES = 20  # rollout/ep_return is the mean of this many recent finished episodes
-
-
-def pick_device(name: str, source: Union[str, Path] = "run.json") -> torch.device:
-    """``auto`` = cuda when this torch sees a GPU, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ProtocolError(source, "params.device", "is 'cuda' but this torch (%s) sees no "
-                            "CUDA device; use 'auto' or 'cpu'" % torch.__version__)
-    return torch.device(name)
-
-
-def set_torch_threads(requested: int) -> int:
-    """``0`` = auto: one thread up to 4 cores, else up to 4.
-
-    These MLPs are small and the env steps in the same thread; on a 2-core box a second torch
-    thread gains ~15 % when the box is idle and loses 5-7x when other processes compete for the
-    cores (OpenMP threads waiting on each other), so auto stays at one there.
-    """
-    cores = os.cpu_count() or 1
-    n = requested or (1 if cores <= 4 else min(4, cores // 2))
-    torch.set_num_threads(n)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass  # already set (parallel work ran before)
-    return n
 
 
 class Trainer(object):
@@ -148,7 +121,7 @@ class Trainer(object):
         return {"format": CKPT_FORMAT, "runner": RUNNER, "env_id": self.cfg.env_id,
                 "obs_dim": self.obs_dim, "act_dim": self.act_dim,
                 "hidden": list(self.model.hidden), "step": int(step),
-                "episodes": int(self.episodes), "model": _cpu(self.model.state_dict()),
+                "episodes": int(self.episodes), "model": cpu_copy(self.model.state_dict()),
                 "obs_norm": self.obs_norm.state_dict()}
 
     def headline(self) -> Dict[str, float]:

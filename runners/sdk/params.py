@@ -102,5 +102,18 @@ class ParamsReader(object):
             raise self.fail(key, "expected a mapping, found %r" % (v,))
         return v
 
+    def frame_size(self, key: str, default: Any = MISSING) -> int:
+        """A frame's width or height in pixels: 16..4096 and even (H.264 in yuv420p needs
+        even sizes)."""
+        v = self.integer(key, default, 16)
+        if v > 4096 or v % 2:
+            raise self.fail(key, "must be an even number of pixels from 16 to 4096, found %d"
+                            % v)
+        return v
+
+    def section(self, key: str) -> "ParamsReader":
+        """A reader of the mapping under ``key`` (``params.ppo``), of this reader's class."""
+        return type(self)(self.source, self.mapping(key), self.where(key))
+
     def unknown(self) -> List[str]:
         return [self.where(k) for k in sorted(self.data) if k not in self.used]

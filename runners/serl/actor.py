@@ -31,7 +31,9 @@ from .env_spec import EnvSpec
 from .envs import make_env
 from .episode_stats import EpisodeStats
 from .policy import ActorPolicy, load_weights_arrays
-from .runtime import Say, pick_device, set_torch_threads
+from runners.sdk.torch_runtime import pick_device, set_torch_threads
+
+from .runtime import Say
 from .sac import Actor as ActorNet
 from .timers import SectionTimer
 from .transport import PORT_NAMES, LearnerLink, LinkTimeout
@@ -101,8 +103,8 @@ class Actor(object):
         self.learner_role = learner_role
         self.stop = stop if stop is not None else StopFlag()
         self.say = say or Say()
-        self.threads = set_torch_threads(cfg.torch_threads)
-        self.device = pick_device(cfg.actor_device, "params.actor_device", self.paths.run_json)
+        self.threads = set_torch_threads(cfg.torch_threads, cores_per_thread=4)
+        self.device = pick_device(cfg.actor_device, self.paths.run_json, "params.actor_device")
         torch.manual_seed(cfg.seed + 1)
         self.env = make_env(cfg.env, cfg.env_kwargs, max_traj_length=cfg.max_traj_length,
                             source=self.paths.run_json)

@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 
 from runners.protocol import CheckpointLoadError, load_torch_checkpoint
+from runners.sdk.torch_runtime import cpu_copy
 
 from .env_spec import EnvSpec
 from .obs_layout import ObsLayout
@@ -29,16 +30,6 @@ REQUIRED = ("obs_layout", "obs_dim", "act_dim", "act_low", "act_high", "hidden",
             "update_steps")
 
 
-def _cpu(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().clone()
-    if isinstance(obj, dict):
-        return {k: _cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_cpu(v) for v in obj]
-    return obj
-
-
 def build_payload(agent: SAC, spec: EnvSpec, mode: str, update_steps: int,
                   env_steps: int, actor_episodes: int) -> Dict[str, Any]:
     return {
@@ -49,7 +40,7 @@ def build_payload(agent: SAC, spec: EnvSpec, mode: str, update_steps: int,
         "act_high": [float(x) for x in spec.act_high],
         "hidden": list(agent.cfg.hidden), "step": int(update_steps),
         "update_steps": int(update_steps), "env_steps": int(env_steps),
-        "actor_episodes": int(actor_episodes), "sac": _cpu(agent.state_dict()),
+        "actor_episodes": int(actor_episodes), "sac": cpu_copy(agent.state_dict()),
         "torch_rng": torch.get_rng_state(),
     }
 

@@ -97,20 +97,14 @@ class _Reader(ParamsReader):
     runner = "serl"
 
 
-def _even(r: _Reader, key: str, default: int) -> int:
-    v = r.integer(key, default, 16)
-    if v > 4096 or v % 2:
-        raise r.fail(key, "must be an even number of pixels from 16 to 4096, found %d" % v)
-    return v
-
 
 def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json",
                  run_dir: Union[str, Path] = ".") -> SerlConfig:
     """Check ``params`` and build the config; raises :class:`ProtocolError`."""
     top = _Reader(source, params, "params")
-    sac_r = _Reader(source, top.mapping("sac"), "params.sac")
-    play_r = _Reader(source, top.mapping("play"), "params.play")
-    wb_r = _Reader(source, top.mapping("wandb"), "params.wandb")
+    sac_r = top.section("sac")
+    play_r = top.section("play")
+    wb_r = top.section("wandb")
     d = SacConfig()
     te = sac_r._get("target_entropy", "auto")
     if te != "auto":
@@ -129,8 +123,8 @@ def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json",
     play = PlayConfig(deterministic=play_r.boolean("deterministic", dp.deterministic),
                       realtime=play_r.boolean("realtime", dp.realtime),
                       preview_hz=play_r.number("preview_hz", dp.preview_hz, (0.0, 60.0)),
-                      preview_width=_even(play_r, "preview_width", dp.preview_width),
-                      preview_height=_even(play_r, "preview_height", dp.preview_height))
+                      preview_width=play_r.frame_size("preview_width", dp.preview_width),
+                      preview_height=play_r.frame_size("preview_height", dp.preview_height))
     dw = WandbConfig()
     wandb = WandbConfig(enabled=wb_r.boolean("enabled", dw.enabled),
                         project=wb_r.string("project", dw.project),

@@ -35,7 +35,9 @@ from .demos import demo_arrays
 from .env_spec import EnvSpec
 from .policy import to_unit_action, weights_arrays
 from .replay import MixedSampler, ReplayBuffer
-from .runtime import Say, pick_device, set_torch_threads
+from runners.sdk.torch_runtime import pick_device, set_torch_threads
+
+from .runtime import Say
 from .sac import SAC
 from .timers import SectionTimer
 from .transport import LearnerServer
@@ -66,8 +68,8 @@ class Learner(object):
         self.role = role
         self.stop = stop if stop is not None else StopFlag()
         self.say = say or Say()
-        self.threads = set_torch_threads(cfg.torch_threads)
-        self.device = pick_device(cfg.device, "params.device", self.paths.run_json)
+        self.threads = set_torch_threads(cfg.torch_threads, cores_per_thread=4)
+        self.device = pick_device(cfg.device, self.paths.run_json, "params.device")
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.session = secrets.token_hex(8)

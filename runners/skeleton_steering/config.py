@@ -53,7 +53,7 @@ def _function(r: _Reader, key: str, default: str) -> str:
 def parse_params(params: Dict[str, Any], source: Union[str, Path] = "run.json"
                  ) -> SeedViewerConfig:
     top = _Reader(source, params, "params")
-    play = _Reader(source, top.mapping("play"), "params.play")
+    play = top.section("play")
     d = SeedViewerConfig(skeleton_steering_dir="")
     cfg = SeedViewerConfig(
         skeleton_steering_dir=top.string("skeleton_steering_dir"),
