@@ -287,7 +287,7 @@ def main() -> int:
         if args.quick else []
     hidden = [32, 32] if args.quick else [256, 256]
     if args.quick:
-        args.budget, args.speed_seconds, args.episodes = 15.0, 3.0, 1
+        args.budget, args.speed_seconds, args.episodes = 8.0, 2.0, 1
     print("bench_serl: %s, %d cores, torch %s%s" % (args.env, os.cpu_count() or 0,
                                                     torch.__version__,
                                                     " (--quick)" if args.quick else ""))
@@ -296,7 +296,8 @@ def main() -> int:
         alone_p = actor_alone(args.env, args.speed_seconds, True, hidden)
         idle = {"random": None, "policy": None} if args.quick else \
             actor_with_learner(args.env, args.speed_seconds + 10, False, small)
-        busy = actor_with_learner(args.env, args.speed_seconds + 15, True, small)
+        busy = actor_with_learner(args.env, args.speed_seconds + (8 if args.quick else 15),
+                                  True, small)
         def row(name: str, actions: str, r: Optional[Dict[str, float]],
                 base: Dict[str, float]) -> List[str]:
             if r is None:
