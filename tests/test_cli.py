@@ -102,6 +102,7 @@ def test_stop_with_viewers_and_delete(runs_root):
     out = pw(runs_root, "play", run.name, "--display", "none")
     assert out.returncode == 0, out.stdout + out.stderr
     wait_until(lambda: "tick" in text_of(run / "logs" / "viewer-1.log"), what="viewer output")
+    assert " 1/1+1 " in pw(runs_root, "ls").stdout        # the role and its live viewer
     refused = pw(runs_root, "delete", run.name, "--yes")
     assert refused.returncode == 2 and "still has live processes" in refused.stderr
     assert pw(runs_root, "delete", run.name).returncode == 2  # no terminal, no --yes: refused

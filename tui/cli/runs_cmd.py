@@ -129,11 +129,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
     out = []
     for r, i, indent in grouped_by_sweep(rows, infos, out):
-        alive = sum(1 for x in i.roles if x.alive)
         val = "" if r["headline_value"] is None else "%s=%.4g" % (
             r["headline"].rsplit("/", 1)[-1], r["headline_value"])
         out.append([indent + r["name"], r["profile"], i.status_text(),
-                    "%d/%d" % (alive, len(i.roles)),
+                    i.roles_text(),
                     r["step"] if r["step"] is not None else "", val, r["checkpoint"] or "",
                     age(i.created)])
     print(table(["RUN", "PROFILE", "STATUS", "ROLES", "STEP", "HEADLINE", "CHECKPOINT", "AGE"],

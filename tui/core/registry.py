@@ -123,6 +123,11 @@ class RunInfo:
                 return r
         return None
 
+    def roles_text(self) -> str:
+        """What the TUI's run list and ``ls`` show as ROLES (see :func:`roles_text`)."""
+        return roles_text(sum(1 for r in self.roles if r.alive), len(self.roles),
+                          sum(1 for v in self.viewers if v.alive))
+
     def status_text(self) -> str:
         """``failed (1)``, ``failed (signal 9)``: what the TUI's run list and ``ls`` show."""
         if self.detail:
@@ -135,6 +140,12 @@ class RunInfo:
             if self.exit_code is not None:
                 return "failed (%d)" % self.exit_code
         return self.status
+
+
+def roles_text(alive: int, total: int, viewers_alive: int) -> str:
+    """``1/2`` roles alive of the run's, ``+1`` for each live viewer or recorder (they may
+    outlive the run)."""
+    return "%d/%d" % (alive, total) + ("+%d" % viewers_alive if viewers_alive else "")
 
 
 def _starter_alive(st: StarterRecord | None) -> bool:

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.strip import Strip
 
+from tui.core.registry import roles_text
 from tui.core.runs_list_model import RunRow
 
 from .formatting import (age, end_ellipsis, human_int, num, run_name, sparkline,
@@ -76,10 +77,7 @@ def cell_text(row: RunRow, col: Col, now: float) -> str:
     if k == "status":
         return end_ellipsis(row.status_text, col.width)
     if k == "roles":
-        text = "%d/%d" % (row.roles_alive, row.roles_total)
-        if row.viewers_alive:
-            text += "+%d" % row.viewers_alive
-        return text
+        return roles_text(row.roles_alive, row.roles_total, row.viewers_alive)
     if k == "step":
         return human_int(row.step)
     if k == "value":
