@@ -99,7 +99,7 @@ class LaunchScreen(Screen):
                                show_line_numbers=False, tab_behavior="focus")
                 yield Static("", id="launch-valid")
                 with Horizontal(id="launch-viewer-row"):
-                    yield Checkbox("viewer at first checkpoint, display:", id="launch-viewer",
+                    yield Checkbox("viewer at 1st checkpoint on", id="launch-viewer",
                                    value=False)
                     yield Input("none", id="launch-display")
         yield KeyFooter()
