@@ -305,7 +305,9 @@ class RunTable(Widget, can_focus=True):
                 style = base + Style(dim=True)
             segs.append(Segment(text.rjust(c.width) if c.right else text.ljust(c.width), style))
             x = c.x + c.width
-        return Strip(segs).crop_extend(0, width, base)
+        # neighbours of one style as one segment: a changed row costs the terminal one style
+        # code per style, not one per cell
+        return Strip(Segment.simplify(segs)).crop_extend(0, width, base)
 
     def _header(self, cols: list[Col], x0: int, width: int) -> Strip:
         style = Style(bold=True, color="grey70")
