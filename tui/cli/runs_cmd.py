@@ -8,7 +8,8 @@ import sys
 from runners.protocol import ProtocolError, read_slurm_jobs
 from runners.protocol.metrics import parse_metric_line
 
-from tui.core.registry import RunInfo, load_run, scan_runs
+from tui.core.registry import load_run, scan_runs
+from tui.core.run_state import RunInfo
 from tui.core.run_checkpoints import find_checkpoint, layout, list_run_checkpoints
 from tui.core.run_control import delete_run, restart_checked, resume, start_failure, stop_run
 from tui.core.run_profile import run_headline

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .registry import RunInfo, load_run
+from .registry import load_run
+from .run_state import RunInfo
 from .runs_list_model import headline_tag
 
 if TYPE_CHECKING:

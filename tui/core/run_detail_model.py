@@ -20,7 +20,8 @@ from runners.protocol import CheckpointInfo, CheckpointState, ProcRecord, Viewer
 from .checkpoint_index import CheckpointIndex, CheckpointSnapshot
 from .model_events import Event
 from .proc_stats import ProcSample, ProcStats
-from .registry import RoleState, load_run
+from .registry import load_run
+from .run_state import RoleState
 from .run_checkpoints import current_state
 from .runs_list_model import headline_tag
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from .registry import Registry, RunInfo
+from .registry import Registry
+from .run_state import RunInfo
 
 if TYPE_CHECKING:   # numpy and the metrics come after the first frame (see RunsModel)
     from .checkpoint_index import CheckpointIndex

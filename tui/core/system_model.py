@@ -21,7 +21,7 @@ import psutil
 
 from .gpu_monitor import GpuDevice, GpuMonitor, GpuProcess
 from .proc_stats import ProcStats
-from .registry import RunInfo
+from .run_state import RunInfo
 
 HISTORY = 60                # samples kept for the sparklines (one a second)
 EVERY_S = 1.0

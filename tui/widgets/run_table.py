@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.strip import Strip
 
-from tui.core.registry import roles_text
+from tui.core.run_state import roles_text
 from tui.core.runs_list_model import RunRow
 
 from .formatting import (age, end_ellipsis, human_int, num, run_name, sparkline,
