@@ -7,12 +7,13 @@ partial last line.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Optional, Union
+from typing import IO, Any, Callable, Dict, Iterator, Optional, Union
 
 from .errors import ProtocolError
 from .json_parse import MAX_FILE_BYTES, parse_json
@@ -217,3 +218,22 @@ def read_regular_file(path: PathLike, max_bytes: int, missing_ok: bool = False
         raise ProtocolError(path, None, "cannot read: %s" % (e.strerror or e))
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock(path: PathLike, make_parent: bool = False) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block: the
+    lock every read-modify-write of a shared protocol file holds."""
+    import fcntl
+
+    if make_parent:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)

@@ -20,14 +20,13 @@ The ``launcher`` object of ``run.json`` says which of these applies (``run_recor
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
-from .atomic import atomic_write_json, read_json_object
+from .atomic import atomic_write_json, file_lock, read_json_object
 from .errors import ProtocolError
 from .fields import field as get
 from .procs import now_iso
@@ -44,22 +43,6 @@ NODE_STATES = ("starting", "running", "stopping", "requeued", "ended")
 
 PathLike = Union[str, Path]
 _opt_str = (str, type(None))
-
-
-@contextlib.contextmanager
-def _flock(path: Path) -> Iterator[None]:
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
 
 # ============================================================================ the local queue
@@ -124,7 +107,7 @@ def write_queue_entry(run_dir: PathLike, entry: QueueEntry) -> None:
 
 def queue_lock(run_dir: PathLike) -> "contextlib.AbstractContextManager[None]":
     """Held around every state change of a queue entry (start vs cancel)."""
-    return _flock(RunPaths(run_dir).procs_dir / QUEUE_LOCK)
+    return file_lock(RunPaths(run_dir).procs_dir / QUEUE_LOCK, make_parent=True)
 
 
 def new_queue_entry(gpus: int, max_parallel: int, group: str) -> QueueEntry:
@@ -176,7 +159,7 @@ def read_slurm_jobs(run_dir: PathLike) -> List[SlurmJob]:
 def add_slurm_job(run_dir: PathLike, job: SlurmJob) -> None:
     """Append a job to the run's list (read-modify-write under the list's lock)."""
     procs = RunPaths(run_dir).procs_dir
-    with _flock(procs / SLURM_JOBS_LOCK):
+    with file_lock(procs / SLURM_JOBS_LOCK, make_parent=True):
         jobs = read_slurm_jobs(run_dir)
         jobs.append(job)
         atomic_write_json(slurm_jobs_file(run_dir), {"jobs": [j.to_dict() for j in jobs]})

@@ -20,12 +20,11 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import socket
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, ContextManager, Dict, Optional, Tuple, Union
 
-from .atomic import atomic_write_json, read_json_object
+from .atomic import atomic_write_json, file_lock, read_json_object
 from .errors import ProtocolError
 from .fields import field as get
 from .rundir import LATEST_NAME, NN_DIR, RunPaths
@@ -94,20 +93,9 @@ def resolve_checkpoint_path(run_dir: Union[str, Path], raw: str,
                         "%r is outside the run directory %s; refused" % (raw, root))
 
 
-@contextmanager
-def state_lock(run_dir: Union[str, Path]) -> Iterator[None]:
-    import fcntl
-
-    lock_path = RunPaths(run_dir).state_lock
-    fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+def state_lock(run_dir: Union[str, Path]) -> "ContextManager[None]":
+    """The lock every writer of the run's state file holds (``seq`` is never lost)."""
+    return file_lock(RunPaths(run_dir).state_lock)
 
 
 def _new_stamp(prev: Optional[CheckpointState]) -> str:
