@@ -200,7 +200,11 @@ def test_a_stop_goes_on_after_the_tui_quits(runs_root):
     assert "SIGTERM" in (run / "logs" / "pitwall.log").read_text()
 
 
-def test_a_new_checkpoint_is_on_screen_within_200ms(tmp_path):
+def test_a_new_checkpoint_is_pushed_to_the_screen_not_polled(tmp_path):
+    """A saved checkpoint reaches the run view through the index's change callback, not the
+    next render tick: with ticks a minute apart (the first list drawn by hand), each new
+    checkpoint is still shown. (How fast: benchmarks/bench_checkpoint_listed.py, goal p95 <=
+    200 ms.)"""
     import datetime as _dt
 
     from runners.protocol import save_checkpoint
@@ -210,21 +214,21 @@ def test_a_new_checkpoint_is_on_screen_within_200ms(tmp_path):
     run = make_run(tmp_path / "runs", "Live", _dt.datetime(2026, 3, 14, 10, 0, 0))
 
     async def scenario():
-        app = PitwallApp(tmp_path / "runs", cursor_blink=False)   # the default 3 Hz tick
+        app = PitwallApp(tmp_path / "runs", cursor_blink=False, tick=60.0)
         async with app.run_test(size=(100, 30)) as pilot:
             app.open_run(run, "checkpoints")
-            table = await wait_for(pilot, lambda: (lambda t: t if t and t.row_count else None)(
-                next(iter(app.screen.query(CheckpointList)), None)), what="checkpoint list")
-            delays = []
-            for k in range(5):
-                await pilot.pause(0.15)
-                saved = time.monotonic()
+
+            def drawn_by_a_tick():
+                app.screen.refresh_from_model()      # what a tick does
+                t = next(iter(app.screen.query(CheckpointList)), None)
+                return t if t and t.row_count else None
+            table = await wait_for(pilot, drawn_by_a_tick, what="checkpoint list")
+            before = len(table._keys)
+            for k in range(3):
                 name = save_checkpoint(run, lambda f: f.write(b"\0" * 100_000),
                                        50_000 + k).name
-                await wait_for(pilot, lambda: name in table._keys, 2, name)
-                delays.append(time.monotonic() - saved)
-            print("checkpoint on screen after (s):", ["%.3f" % d for d in delays])
-            assert max(delays) < 0.2, delays
+                await wait_for(pilot, lambda: name in table._keys, 10, name)
+            assert len(table._keys) == before + 3
     run_app(scenario)
 
 

@@ -7,7 +7,7 @@ versioned snapshots that the UI's render timer (2-5 Hz) reads to redraw only wha
   metrics of the rows on screen);
 * :class:`~tui.core.run_detail_model.RunDetailModel`: the run in view (processes, viewers'
   acks, checkpoints, state file); a new checkpoint is pushed at once through
-  ``on_change("checkpoints")`` because the list must show it within 200 ms;
+  ``on_change("checkpoints")`` because the list must show it within 200 ms (benchmarked);
 * :class:`~tui.core.playback_model.PlaybackModel`: the Preview tab's frames and videos, read
   only while that tab is visible;
 * :class:`~tui.core.compare_model.CompareModel`: the runs marked for comparison (differing
