@@ -26,10 +26,14 @@ def test_proc_stats_measure_a_busy_process():
         stats = ProcStats()
         first = stats.sample(busy.pid, ct)
         assert first.alive and first.cpu_percent is None  # one look gives no rate yet
-        time.sleep(0.5)
+        used0 = sum(psutil.Process(busy.pid).cpu_times()[:2])
+        time.sleep(1.0)
         s = stats.sample(busy.pid, ct)
-        assert s.alive and s.cpu_percent is not None and s.cpu_percent > 30
-        assert s.rss is not None and s.rss > 1_000_000 and s.uptime_s > 0.4
+        used = sum(psutil.Process(busy.pid).cpu_times()[:2]) - used0
+        # percent of a core, whatever share of the box the busy loop got (a loaded CI box)
+        assert s.alive and s.cpu_percent is not None and s.cpu_percent > 1
+        assert abs(s.cpu_percent - 100.0 * used) < 30, (s.cpu_percent, used)
+        assert s.rss is not None and s.rss > 1_000_000 and s.uptime_s > 0.9
         assert not stats.sample(busy.pid, ct + 100).alive   # another create_time: not ours
     finally:
         busy.kill()
