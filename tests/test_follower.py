@@ -55,9 +55,10 @@ def test_slow_loads_run_off_the_loop_and_acks_match_their_request(tmp_path):
         delay["s"] = 0.5
         before = loop.steps
         req = write_state(run, "manual", files[0])
-        wait_until(lambda: (read_viewer_status(run, "v") or f.status).seq == req.seq, 5,
-                   what="the slow switch")
-        assert loop.steps - before > 100 and loop.shown == files[0]
+        # the ack is written inside poll(), just before the loop takes what poll() returned
+        wait_until(lambda: (read_viewer_status(run, "v") or f.status).seq == req.seq
+                   and loop.shown == files[0], 5, what="the slow switch")
+        assert loop.steps - before > 100
         # rapid requests with loads of random length: every ack names its own request's file
         delay["s"] = 0.003
         for i in range(60):
