@@ -2,16 +2,40 @@
 buffer, the guard against replaying points after a file was rewritten, the base class."""
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from runners.protocol.fields import INT64_MAX, INT64_MIN
 
 from .event_decode import ScalarBatch, TextPoint
+
+
+def walk_files(root: Path, keep: Callable[[os.DirEntry], bool],
+               recursive: bool = True) -> Iterator[Path]:
+    """The files under ``root`` whose entry ``keep`` accepts (it checks the name, and that
+    the entry is a file). Directories reached through a link are not entered (W&B's
+    ``latest-run``); one that cannot be read, or vanishes while read, is passed over."""
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if recursive:
+                        stack.append(Path(e.path))
+                elif keep(e):
+                    yield Path(e.path)
+            except OSError:
+                continue
 
 
 @dataclass

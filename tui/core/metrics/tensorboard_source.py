@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .event_decode import DecoderState, ScalarBatch, decode_events
-from .source_base import MetricSource, PollResult
+from .source_base import MetricSource, PollResult, walk_files
 from .tail import FileTail
 from .tfrecord import MAX_RECORD, OVERHEAD, scan_records
 
@@ -48,28 +48,16 @@ class TensorBoardDirSource(MetricSource):
 
     def _discover(self) -> None:
         root = self.path
-        stack = [root]
-        while stack:
-            d = stack.pop()
-            try:
-                entries = list(os.scandir(d))
-            except OSError:
-                continue
-            for e in entries:
-                try:
-                    if e.is_dir(follow_symlinks=False):
-                        if self.recursive:
-                            stack.append(Path(e.path))
-                    elif "tfevents" in e.name and (self.only is None or e.name == self.only) \
-                            and e.is_file():
-                        p = Path(e.path)
-                        if p not in self.files:
-                            rel = p.parent.relative_to(root).as_posix()
-                            prefix = "" if rel == "." else rel + "/"
-                            state = self.states.setdefault(prefix, DecoderState())
-                            self.files[p] = _EventFile(p, prefix, state, self.chunk)
-                except OSError:
-                    continue
+
+        def keep(e: os.DirEntry) -> bool:
+            return "tfevents" in e.name and (self.only is None or e.name == self.only) \
+                and e.is_file()
+        for p in walk_files(root, keep, self.recursive):
+            if p not in self.files:
+                rel = p.parent.relative_to(root).as_posix()
+                prefix = "" if rel == "." else rel + "/"
+                state = self.states.setdefault(prefix, DecoderState())
+                self.files[p] = _EventFile(p, prefix, state, self.chunk)
         self.status.files = len(self.files)
 
     def poll(self) -> PollResult:

@@ -11,13 +11,12 @@ do. The reader needs no ``wandb`` package (see :mod:`.wandb_records`).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .event_decode import ScalarBatch
-from .sources import MetricSource, PollResult
+from .source_base import MetricSource, PollResult, walk_files
 from .tail import FileTail
 from .wandb_records import decode, scan
 
@@ -49,23 +48,10 @@ class WandbSource(MetricSource):
                 self.files[root] = _WandbFile(root, self.chunk)
             self.status.files = len(self.files)
             return
-        stack = [root]
-        while stack:
-            d = stack.pop()
-            try:
-                entries = list(os.scandir(d))
-            except OSError:
-                continue
-            for e in entries:
-                try:
-                    if e.is_dir(follow_symlinks=False):   # not latest-run (a link)
-                        stack.append(Path(e.path))
-                    elif e.name.endswith(SUFFIX) and e.is_file(follow_symlinks=False):
-                        p = Path(e.path)
-                        if p not in self.files:
-                            self.files[p] = _WandbFile(p, self.chunk)
-                except OSError:
-                    continue
+        for p in walk_files(root, lambda e: e.name.endswith(SUFFIX)
+                            and e.is_file(follow_symlinks=False)):
+            if p not in self.files:
+                self.files[p] = _WandbFile(p, self.chunk)
         self.status.files = len(self.files)
 
     def poll(self) -> PollResult:
