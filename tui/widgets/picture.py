@@ -18,10 +18,10 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
+from .frame_view_state import FrameViewState
+
 if TYPE_CHECKING:   # numpy and the preview decoder load with the Preview tab, not at start
     import numpy as np
-
-    from runners.protocol import PreviewFrame
 
 _KIND = "halfblock"      # what choose() settled on
 _CLASS: Any = None       # the textual-image widget class for it
@@ -79,7 +79,7 @@ def preview_widget(id: str) -> Widget:
     return PictureView(_CLASS, id=id)
 
 
-class PictureView(Vertical):
+class PictureView(FrameViewState, Vertical):
     """A textual-image picture and a caption, with :class:`PreviewView`'s interface."""
 
     DEFAULT_CSS = """
@@ -91,52 +91,18 @@ class PictureView(Vertical):
     def __init__(self, image_class: Any, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._image_class = image_class
-        self._img: np.ndarray | None = None
-        self._caption = ""
-        self._message = "no preview yet"
-        self._key: object = None
-        self.images_shown = 0
+        self._init_frame_state()
 
     def compose(self) -> ComposeResult:
         yield self._image_class(None, classes="picture")
         yield Static("", classes="caption")
 
-    def show_frame(self, frame: PreviewFrame | None, message: str | None = None,
-                   label: str = "") -> None:
-        if frame is None:
-            self._key = None
-            self.show_image(None, message=message or "no preview yet")
-            return
-        key = (frame.path, frame.mtime, frame.frame, label)
-        if key == self._key:
-            return
-        self._key = key
-        from tui.core.preview import caption, frame_array
-
-        self.show_image(frame_array(frame), (label + "  " if label else "") + caption(frame))
-
     def show_image(self, img: np.ndarray | None, text: str = "",
                    message: str | None = None) -> None:
         from PIL import Image as PILImage
 
-        self._img = img
-        self._caption = text
-        self._message = message or ""
-        if img is not None:
-            self.images_shown += 1
+        self._take(img, text, message)
         pic = self.query_one(".picture")
         pic.image = PILImage.fromarray(img) if img is not None else None
         self.query_one(".caption", Static).update(
             (text if img is not None else self._message).replace("[", r"\["))
-
-    @property
-    def caption_text(self) -> str:
-        return self._caption if self._img is not None else self._message
-
-    @property
-    def image(self) -> np.ndarray | None:
-        return self._img
-
-    @property
-    def has_image(self) -> bool:
-        return self._img is not None

@@ -16,8 +16,9 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from runners.protocol import PreviewFrame
-from tui.core.preview import HALF_BLOCK, caption, frame_array, half_block_pixels
+from tui.core.preview import HALF_BLOCK, half_block_pixels
+
+from .frame_view_state import FrameViewState
 
 _STYLES: dict[tuple[int, ...], Style] = {}
 
@@ -32,7 +33,7 @@ def _cell_style(t: list[int], b: list[int]) -> Style:
     return st
 
 
-class PreviewView(Widget):
+class PreviewView(FrameViewState, Widget):
     """Shows the newest frame of a headless viewer (or of a video being played)."""
 
     DEFAULT_CSS = """
@@ -41,39 +42,16 @@ class PreviewView(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._img: np.ndarray | None = None
-        self._caption = ""
-        self._message = "no preview yet"
-        self._key: object = None
+        self._init_frame_state()
         self._cache: tuple[object, list[Strip]] | None = None
-        self.images_shown = 0          # how many different images it was handed
         self.lines_redrawn = 0         # lines refreshed because they changed
 
     # ------------------------------------------------------------------ data in
-    def show_frame(self, frame: PreviewFrame | None, message: str | None = None,
-                   label: str = "") -> None:
-        """A decoded preview frame (``None``: show ``message`` instead)."""
-        if frame is None:
-            if self._img is not None or self._message != (message or "no preview yet"):
-                self._key = None
-                self.show_image(None, message=message or "no preview yet")
-            return
-        key = (frame.path, frame.mtime, frame.frame, label)
-        if key == self._key:
-            return
-        self._key = key
-        text = caption(frame)
-        self.show_image(frame_array(frame), (label + "  " if label else "") + text)
-
     def show_image(self, img: np.ndarray | None, text: str = "",
                    message: str | None = None) -> None:
         """Any (H, W, 3) uint8 image with a caption (video playback uses this)."""
         old = self._cache
-        self._img = img
-        self._caption = text
-        self._message = message or ""
-        if img is not None:
-            self.images_shown += 1
+        self._take(img, text, message)
         self._cache = None
         width, height = self.size.width, self.size.height
         if old is None or not self.is_mounted or width <= 0 or height <= 0 or \
@@ -85,18 +63,6 @@ class PreviewView(Widget):
         self.lines_redrawn += len(changed)
         for y0, y1 in _runs(changed):
             self.refresh(Region(0, y0, width, y1 - y0))
-
-    @property
-    def caption_text(self) -> str:
-        return self._caption if self._img is not None else self._message
-
-    @property
-    def image(self) -> np.ndarray | None:
-        return self._img
-
-    @property
-    def has_image(self) -> bool:
-        return self._img is not None
 
     # ------------------------------------------------------------------ rendering
     def _strips(self, width: int, height: int) -> list[Strip]:
